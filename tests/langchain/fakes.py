@@ -1,0 +1,82 @@
+"""Purpose-built fake chat models for the LangChain tests."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Answers with ``replies`` in turn and reports a fixed usage per call, like a real provider.
+
+    Args:
+        replies: texts to answer with, cycled.
+        input_tokens / output_tokens: the usage to report; None reports no usage at all.
+        n: choices to return per call (as an OpenAI-style ``n=``), with usage in ``llm_output``.
+        fail_on: call numbers (0-based) that raise instead of answering.
+        max_tokens: the output cap the model advertises to callbacks.
+    """
+
+    replies: list[str]
+    input_tokens: int | None = 10
+    output_tokens: int | None = 5
+    n: int = 1
+    fail_on: frozenset[int] = frozenset()
+    max_tokens: int | None = None
+    model_name: str = "scripted-1"
+    calls: int = 0
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._cycle = itertools.cycle(self.replies)
+        self._lock = threading.Lock()
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"model_name": self.model_name, "n": self.n}
+        if self.max_tokens is not None:
+            params["max_tokens"] = self.max_tokens
+        return params
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        with self._lock:
+            number = self.calls
+            self.calls += 1
+            texts = [next(self._cycle) for _ in range(self.n)]
+        if number in self.fail_on:
+            raise RuntimeError(f"provider error on call {number}")
+        usage = None
+        if self.input_tokens is not None and self.output_tokens is not None:
+            usage = {
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "total_tokens": self.input_tokens + self.output_tokens,
+            }
+        generations = [
+            ChatGeneration(
+                message=AIMessage(content=text, usage_metadata=usage, response_metadata={"model_name": self.model_name})
+            )
+            for text in texts
+        ]
+        llm_output = None
+        if self.n > 1 and usage is not None:
+            # OpenAI-style: the whole request's usage, repeated on every choice's message as well.
+            llm_output = {
+                "token_usage": {"prompt_tokens": self.input_tokens, "completion_tokens": self.output_tokens * self.n}
+            }
+            for generation in generations:
+                generation.message.usage_metadata = {
+                    "input_tokens": self.input_tokens,
+                    "output_tokens": self.output_tokens * self.n,
+                    "total_tokens": self.input_tokens + self.output_tokens * self.n,
+                }
+        return ChatResult(generations=generations, llm_output=llm_output)

@@ -1,0 +1,64 @@
+import subprocess
+import sys
+from types import ModuleType
+
+import ttc_plugins
+
+
+def test_all_is_sorted_and_complete():
+    public = {
+        name
+        for name, value in vars(ttc_plugins).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType)
+    }
+    assert ttc_plugins.__all__ == sorted(ttc_plugins.__all__)
+    assert set(ttc_plugins.__all__) == public
+
+
+def test_importing_the_core_imports_no_framework():
+    code = (
+        "import sys, ttc_plugins, ttc_plugins.budget, ttc_plugins.tokens, ttc_plugins.results\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'langchain_core', 'langgraph', 'dspy', 'litellm'})\n"
+        "print(','.join(loaded))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_budget_scope_without_dspy_imported_does_not_import_dspy():
+    code = (
+        "import sys\n"
+        "from ttc_plugins import Budget, budget_scope\n"
+        "with budget_scope(Budget(max_calls=1)):\n"
+        "    pass\n"
+        "print('dspy' in sys.modules, 'langchain_core' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # LangChain's hook is cheap and always installed; DSPy's only once the program has imported DSPy.
+    assert out.stdout.strip() == "False True"
+
+
+def test_adapter_without_its_framework_names_the_extra():
+    code = (
+        "import sys\n"
+        "sys.modules['dspy'] = None  # makes `import dspy` fail as if it were not installed\n"
+        "try:\n"
+        "    import ttc_plugins.dspy\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'ttc-plugins[dspy]'" in out.stdout
+
+
+def test_langchain_adapter_without_langchain_names_the_extra():
+    code = (
+        "import sys\n"
+        "sys.modules['langchain_core'] = None\n"
+        "try:\n"
+        "    import ttc_plugins.langchain\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'ttc-plugins[langchain]'" in out.stdout

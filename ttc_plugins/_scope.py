@@ -1,0 +1,146 @@
+"""Which budget and which role apply to the model calls made right now.
+
+Both live in context variables, so they follow the code into nested strategies, asyncio tasks and the
+worker threads LangChain starts (it copies the context into its executors). Threads a user starts by
+hand do not inherit context variables: run their work through ``contextvars.copy_context().run``.
+
+The framework adapters make an unmodified chain or DSPy program obey the scope. They are imported
+lazily, by module name, so ``import ttc_plugins`` never imports LangChain or DSPy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ttc_plugins.budget import Budget
+
+DEFAULT_ROLE = "generator"
+
+_current_budget: ContextVar[Budget | None] = ContextVar("ttc_current_budget", default=None)
+_current_role: ContextVar[str | None] = ContextVar("ttc_current_role", default=None)
+
+
+class ThreadBridge:
+    """How a framework carries the budget and role into worker threads that do not copy contextvars.
+
+    DSPy's ``Parallel`` starts its workers with DSPy's own settings but none of our context variables,
+    so the DSPy adapter registers a bridge that stores both in DSPy's settings as well.
+    """
+
+    def __init__(
+        self,
+        lookup_budget: Callable[[], Budget | None],
+        lookup_role: Callable[[], str | None],
+        carry_role: Callable[[str], contextlib.AbstractContextManager[object]],
+    ) -> None:
+        self.lookup_budget = lookup_budget
+        self.lookup_role = lookup_role
+        self.carry_role = carry_role
+
+
+_bridges: list[ThreadBridge] = []
+
+
+def register_thread_bridge(bridge: ThreadBridge) -> None:
+    """Called once by a framework adapter when it is imported."""
+    _bridges.append(bridge)
+
+
+def current_budget() -> Budget | None:
+    """Return the budget made current by the innermost ``budget_scope``, or None outside any scope."""
+    budget = _current_budget.get()
+    if budget is None:
+        budget = next((b for b in (bridge.lookup_budget() for bridge in _bridges) if b is not None), None)
+    return budget
+
+
+def current_role() -> str:
+    """Return the role that model calls made here are charged to (``"generator"`` by default)."""
+    role = _current_role.get()
+    if role is None:
+        role = next((r for r in (bridge.lookup_role() for bridge in _bridges) if r), None)
+    return role or DEFAULT_ROLE
+
+
+@contextlib.contextmanager
+def budget_role(role: str) -> Iterator[str]:
+    """Charge every model call made inside the block to ``role``.
+
+    Example:
+        >>> from ttc_plugins import Budget, budget_role
+        >>> budget = Budget(max_total_tokens=1_000)
+        >>> with budget_role("verifier"):
+        ...     budget.reserve(input_tokens=10, max_output_tokens=5).commit(10, 5)
+        >>> budget.spent.by_role["verifier"].total_tokens
+        15
+    """
+    if not isinstance(role, str) or not role.strip():
+        raise ValueError(f"budget_role needs a non-empty role name, got {role!r}")
+    token = _current_role.set(role)
+    try:
+        with contextlib.ExitStack() as stack:
+            for bridge in list(_bridges):
+                stack.enter_context(bridge.carry_role(role))
+            yield role
+    finally:
+        _current_role.reset(token)
+
+
+@cache
+def _is_installed(module: str) -> bool:
+    # find_spec looks at the import path without importing the package (milliseconds).
+    return importlib.util.find_spec(module) is not None
+
+
+def _framework_scopes(budget: Budget) -> list[contextlib.AbstractContextManager[object]]:
+    """Enter the framework hooks that make unmodified chains and programs obey ``budget``.
+
+    LangChain's hook is a callback handler registered through langchain-core's configure hook; it is
+    cheap to import, so it is activated whenever langchain-core is installed. DSPy's hook wraps the
+    configured LM, which only exists once the program has imported DSPy, so it is activated only
+    when DSPy is already imported (this keeps DSPy's ~1 s import out of LangChain-only programs).
+    """
+    scopes: list[contextlib.AbstractContextManager[object]] = []
+    if _is_installed("langchain_core"):
+        scopes.append(importlib.import_module("ttc_plugins.langchain._scope").langchain_budget_scope(budget))
+    if "dspy" in sys.modules:
+        scopes.append(importlib.import_module("ttc_plugins.dspy._scope").dspy_budget_scope(budget))
+    return scopes
+
+
+@contextlib.contextmanager
+def budget_scope(budget: Budget) -> Iterator[Budget]:
+    """Make ``budget`` current for everything run inside the block, however deeply nested.
+
+    Inside the scope, LangChain model calls (any chain, unmodified) and calls through DSPy's configured
+    LM are counted against the budget and refused when they would cross a limit. Scopes nest: the
+    innermost budget is the current one (use ``budget.child(...)`` so a sub-task's spend also counts
+    in its parent).
+
+    Example:
+        >>> from ttc_plugins import Budget, budget_scope, current_budget
+        >>> budget = Budget(max_total_tokens=2_000)
+        >>> with budget_scope(budget):
+        ...     current_budget() is budget
+        True
+    """
+    from ttc_plugins.budget import Budget
+
+    if not isinstance(budget, Budget):
+        raise TypeError(f"budget_scope needs a ttc_plugins.Budget, got {type(budget).__name__}")
+    token = _current_budget.set(budget)
+    try:
+        with contextlib.ExitStack() as stack:
+            for scope in _framework_scopes(budget):
+                stack.enter_context(scope)
+            yield budget
+    finally:
+        _current_budget.reset(token)

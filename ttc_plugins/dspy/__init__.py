@@ -1,0 +1,21 @@
+"""DSPy adapter: budget enforcement for any DSPy program (and, as they land, strategy modules).
+
+Needs ``pip install 'ttc-plugins[dspy]'``. Inside ``budget_scope(budget)`` the configured LM is charged
+automatically; :class:`BudgetedLM` wraps any other LM explicitly.
+
+Example:
+    >>> import dspy
+    >>> from ttc_plugins import Budget, budget_scope
+    >>> budget = Budget(max_calls=10)
+    >>> with budget_scope(budget):
+    ...     pass  # program(question=...) here is counted, and refused past the limit
+"""
+
+from ttc_plugins._extras import require
+
+require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
+
+from ttc_plugins.dspy import _scope as _scope  # noqa: E402  (registers the DSPy thread bridge)
+from ttc_plugins.dspy.budgeted_lm import BudgetedLM  # noqa: E402
+
+__all__ = ["BudgetedLM"]

@@ -1,0 +1,18 @@
+"""LangChain adapter: budget accounting for any chain (and, as they land, Runnable strategy wrappers).
+
+Needs ``pip install 'ttc-plugins[langchain]'``.
+
+Example:
+    >>> from ttc_plugins import Budget, budget_scope
+    >>> budget = Budget(max_total_tokens=10_000)
+    >>> with budget_scope(budget):
+    ...     pass  # chain.invoke(...) here is counted, and refused past the limit
+"""
+
+from ttc_plugins._extras import require
+
+require("langchain_core", extra="langchain", adapter="ttc_plugins.langchain")
+
+from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler  # noqa: E402
+
+__all__ = ["BudgetCallbackHandler"]

@@ -1,0 +1,155 @@
+"""What every strategy returns, whichever framework ran it.
+
+A :class:`TTCResult` carries the chosen output and its extracted answer, every candidate with its
+score, votes, tokens and error, the spend, why the run stopped, and the step-by-step events, so a user
+can always see why an answer won.
+
+Example:
+    >>> from ttc_plugins import Candidate, TTCResult
+    >>> result = TTCResult(
+    ...     output="... Answer: 4",
+    ...     answer="4",
+    ...     candidates=[Candidate(index=0, output="... Answer: 4", answer="4", votes=1)],
+    ...     chosen=0,
+    ... )
+    >>> result.chosen_candidate.answer, result.stop_reason
+    ('4', 'done')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ttc_plugins._spend import Spend
+
+__all__ = ["Candidate", "InvalidVerdict", "StopReason", "TTCEvent", "TTCResult", "Verdict", "parse_verdict"]
+
+StopReason = Literal["done", "budget", "threshold", "converged", "error"]
+
+
+class InvalidVerdict(ValueError):
+    """A verifier replied with something that is not a verdict; the candidate is marked, not the run."""
+
+
+class Verdict(BaseModel):
+    """A verifier's judgement of one candidate.
+
+    Attributes:
+        score: how good the candidate is, in [0, 1].
+        is_correct: the verifier's yes/no, when it gives one.
+        critique: the reasons, in words (shown to users and to refine strategies).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float = Field(ge=0.0, le=1.0)
+    is_correct: bool | None = None
+    critique: str = ""
+
+
+def parse_verdict(raw: Any) -> Verdict:
+    """Turn what a verifier returned into a :class:`Verdict`, or raise :class:`InvalidVerdict`.
+
+    Accepts a Verdict, a bool (pass/fail), a number in [0, 1], or a mapping with ``score`` and
+    optionally ``is_correct`` and ``critique``. Anything else, NaN, or a score outside [0, 1] is
+    invalid: a verifier that returns garbage fails that candidate's verification, loudly.
+
+    Example:
+        >>> parse_verdict(True).score, parse_verdict(0.25).score
+        (1.0, 0.25)
+        >>> parse_verdict({"score": 2})
+        Traceback (most recent call last):
+        ...
+        ttc_plugins.results.InvalidVerdict: verifier returned a score outside [0, 1]: 2
+    """
+    if isinstance(raw, Verdict):
+        return raw
+    if isinstance(raw, bool):
+        return Verdict(score=float(raw), is_correct=raw)
+    if isinstance(raw, int | float):
+        return Verdict(score=_check_score(raw))
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump()
+    if isinstance(raw, Mapping):
+        if "score" not in raw and "is_correct" in raw and isinstance(raw["is_correct"], bool):
+            raw = {**raw, "score": float(raw["is_correct"])}
+        if "score" not in raw:
+            raise InvalidVerdict(f"verifier returned a mapping without a score: {dict(raw)!r}")
+        score = raw["score"]
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise InvalidVerdict(f"verifier returned a non-numeric score: {score!r}")
+        _check_score(score)
+        try:
+            return Verdict.model_validate(dict(raw))
+        except ValidationError as error:
+            raise InvalidVerdict(f"verifier returned an invalid verdict: {error}") from error
+    raise InvalidVerdict(f"verifier returned {type(raw).__name__}, not a Verdict, bool, number or mapping: {raw!r}")
+
+
+def _check_score(score: float) -> float:
+    if isinstance(score, float) and math.isnan(score):
+        raise InvalidVerdict("verifier returned a NaN score")
+    if not 0.0 <= score <= 1.0:
+        raise InvalidVerdict(f"verifier returned a score outside [0, 1]: {score!r}")
+    return float(score)
+
+
+class Candidate(BaseModel):
+    """One sampled (or refined) output and everything learned about it.
+
+    A candidate whose generation or verification failed keeps its ``error`` and is left out of any
+    vote or selection, but stays in the result so the failure is visible.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: int
+    output: Any = None
+    answer: str | None = None
+    score: float | None = None
+    verdict: Verdict | None = None
+    votes: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the candidate produced output without an error."""
+        return self.error is None
+
+
+class TTCEvent(BaseModel):
+    """One step of a strategy's run, e.g. ``TTCEvent(kind="sample_done", data={"index": 3})``."""
+
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TTCResult(BaseModel):
+    """The chosen output, all candidates, the spend and why the run stopped."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    output: Any = None
+    answer: str | None = None
+    candidates: list[Candidate] = Field(default_factory=list)
+    chosen: int | None = None
+    spend: Spend | None = None
+    stop_reason: StopReason = "done"
+    events: list[TTCEvent] = Field(default_factory=list)
+
+    @property
+    def chosen_candidate(self) -> Candidate | None:
+        if self.chosen is None:
+            return None
+        return next((c for c in self.candidates if c.index == self.chosen), None)
+
+    @property
+    def failures(self) -> list[Candidate]:
+        """The candidates that errored, in order."""
+        return [c for c in self.candidates if not c.ok]
