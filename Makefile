@@ -13,8 +13,10 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXA
 # Never ask a model hub for anything.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# litellm (under DSPy) would fetch a price table from GitHub on import.
+export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,15 +35,11 @@ demo: $(STAMP)
 	$(VENV)/bin/ttc demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ttc_plugins tests cookbook
-	$(VENV)/bin/ruff format --check ttc_plugins tests cookbook
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check ttc_plugins tests cookbook
+test: lint
 	$(PY) -m pytest -q
-
-bench: $(STAMP)
-	$(VENV)/bin/ttc bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from types import ModuleType
@@ -62,3 +63,13 @@ def test_langchain_adapter_without_langchain_names_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'ttc-plugins[langchain]'" in out.stdout
+
+
+def test_the_dspy_adapter_keeps_litellm_off_the_network_unless_told_otherwise():
+    code = "import os, ttc_plugins.dspy; print(os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "True"
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "False"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "False"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 
@@ -20,3 +21,14 @@ def require(module: str, extra: str, adapter: str) -> ModuleType:
             f"{adapter} needs {module.split('.')[0]!r}, which is not installed. "
             f"Install it with: pip install 'ttc-plugins[{extra}]'"
         ) from error
+
+
+# Settings that stop dependencies from reaching the network on import. litellm (a dependency of DSPy)
+# otherwise fetches a price table from GitHub when it is imported, retrying three times.
+_OFFLINE_DEFAULTS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+def prefer_offline() -> None:
+    """Keep dependencies off the network unless the user has said otherwise (``setdefault`` only)."""
+    for name, value in _OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(name, value)

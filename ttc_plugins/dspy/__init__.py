@@ -11,8 +11,9 @@ Example:
     ...     pass  # program(question=...) here is counted, and refused past the limit
 """
 
-from ttc_plugins._extras import require
+from ttc_plugins._extras import prefer_offline, require
 
+prefer_offline()
 require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
 
 from ttc_plugins.dspy import _scope as _scope  # noqa: E402  (registers the DSPy thread bridge)

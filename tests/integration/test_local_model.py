@@ -1,0 +1,127 @@
+"""End to end: the real server, the real ChatOpenAI and dspy.LM clients, the real budget."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import dspy
+import pytest
+
+from ttc_plugins import Budget, BudgetExceeded, budget_scope, count_tokens
+from ttc_plugins.local import LocalModelError, _answers, local_chat_model, local_dspy_lm, local_server
+
+pytestmark = pytest.mark.integration
+
+
+def _server_processes(port: int) -> list[str]:
+    pattern = f"ttc_plugins._server_child {os.getpid()} .*--port {port} "
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+
+
+def test_chat_openai_calls_are_charged_the_servers_usage_and_stopped_at_the_limit(local_base_url):
+    llm = local_chat_model(local_base_url, max_tokens=16, temperature=0.0)
+    budget = Budget(max_total_tokens=250)
+    replies = []
+    with budget_scope(budget), pytest.raises(BudgetExceeded) as refused:
+        for _ in range(50):
+            replies.append(llm.invoke("Name a colour."))
+    assert refused.value.limit == "max_total_tokens"
+    assert len(replies) >= 2
+    spend = budget.spent
+    assert spend.calls == len(replies)
+    assert spend.input_tokens == sum(r.usage_metadata["input_tokens"] for r in replies)
+    assert spend.output_tokens == sum(r.usage_metadata["output_tokens"] for r in replies)
+    assert all(r.usage_metadata["output_tokens"] <= 16 for r in replies)  # the cap reached the server
+    assert spend.total_tokens <= 250
+
+
+async def test_async_calls_are_charged_the_servers_usage(local_base_url):
+    llm = local_chat_model(local_base_url, max_tokens=12)
+    budget = Budget()
+    with budget_scope(budget):
+        reply = await llm.ainvoke("Say hello.")
+    assert (budget.spent.input_tokens, budget.spent.output_tokens) == (
+        reply.usage_metadata["input_tokens"],
+        reply.usage_metadata["output_tokens"],
+    )
+
+
+async def test_streams_without_usage_are_charged_by_counting(local_base_url):
+    # llama.cpp's server sends no usage when streaming, so the text is counted instead.
+    llm = local_chat_model(local_base_url, max_tokens=12)
+    budget = Budget()
+    with budget_scope(budget):
+        chunks = [chunk async for chunk in llm.astream("Say hello.")]
+    streamed = sum(chunks[1:], chunks[0])
+    assert streamed.usage_metadata is None
+    assert budget.spent.calls == 1
+    assert budget.spent.output_tokens == count_tokens(streamed.content, "smollm2-135m")
+    assert budget.spent.input_tokens == count_tokens([("human", "Say hello.")], "smollm2-135m")
+
+
+def test_a_dspy_predict_call_is_charged_the_servers_usage_and_stopped(local_base_url, no_dspy_cache):
+    lm = local_dspy_lm(local_base_url, max_tokens=24, cache=False)
+    dspy.configure(lm=lm)
+    program = dspy.Predict("question -> answer")
+    budget = Budget(max_calls=3)
+    with budget_scope(budget), pytest.raises(BudgetExceeded, match="max_calls=3"):
+        for _ in range(10):
+            try:
+                program(question="What is 2 + 2?")
+            except BudgetExceeded:
+                raise
+            except Exception:  # the 135M model often breaks DSPy's output format: still a paid call
+                continue
+    assert len(lm.history) == 3  # the refused call never reached the server
+    assert budget.spent.calls == 3
+    assert budget.spent.input_tokens == sum(entry["usage"]["prompt_tokens"] for entry in lm.history)
+    assert budget.spent.output_tokens == sum(entry["usage"]["completion_tokens"] for entry in lm.history)
+
+
+def test_the_server_is_gone_after_the_block_on_success_error_and_ctrl_c():
+    for ending in (None, RuntimeError, KeyboardInterrupt):
+        expectation = pytest.raises(ending) if ending else contextlib.nullcontext()
+        with expectation, local_server() as base_url:
+            port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+            assert _answers("127.0.0.1", port)
+            assert len(_server_processes(port)) == 1
+            if ending:
+                raise ending("stop")
+        assert not _answers("127.0.0.1", port)
+        assert _server_processes(port) == []
+
+
+def test_a_killed_parent_does_not_leave_an_orphaned_server(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from ttc_plugins.local import local_server
+        with local_server() as url:
+            print(url, flush=True)
+            os._exit(9)  # die without any cleanup, as under SIGKILL
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    port = int(out.stdout.strip().rsplit(":", 1)[1].split("/")[0])
+    for _ in range(40):  # the watchdog checks twice a second
+        if not _answers("127.0.0.1", port):
+            break
+        time.sleep(0.25)
+    assert not _answers("127.0.0.1", port)
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(LocalModelError, match="model file not found"), local_server(tmp_path / "nope.gguf"):
+        pass
+
+
+def test_a_missing_server_install_names_the_extra(monkeypatch):
+    import ttc_plugins.local as local
+
+    real = local.importlib.util.find_spec
+    monkeypatch.setattr(local.importlib.util, "find_spec", lambda name: None if name == "uvicorn" else real(name))
+    with pytest.raises(LocalModelError, match=r"missing: uvicorn.*ttc-plugins\[local\]"), local_server():
+        pass
