@@ -26,6 +26,7 @@ from ttc_plugins.budget import (
     current_role,
 )
 from ttc_plugins.results import (
+    AllCandidatesFailed,
     Candidate,
     InvalidVerdict,
     StopReason,
@@ -39,6 +40,7 @@ from ttc_plugins.tokens import count_tokens
 __version__ = "0.1.0"
 
 __all__ = [
+    "AllCandidatesFailed",
     "Budget",
     "BudgetExceeded",
     "Candidate",

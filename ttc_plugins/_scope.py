@@ -144,3 +144,17 @@ def budget_scope(budget: Budget) -> Iterator[Budget]:
             yield budget
     finally:
         _current_budget.reset(token)
+
+
+@contextlib.contextmanager
+def strategy_run_scope(name: str) -> Iterator[Budget]:
+    """A budget for one strategy run: a child of the current budget (so the current limits still
+    apply and its spend still counts there), or a fresh unlimited one outside any scope. Its ``spent``
+    is what the run's :class:`~ttc_plugins.TTCResult` reports.
+    """
+    from ttc_plugins.budget import Budget
+
+    parent = current_budget()
+    run_budget = parent.child(name=name) if parent is not None else Budget(name=name)
+    with budget_scope(run_budget):
+        yield run_budget

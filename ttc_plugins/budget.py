@@ -35,7 +35,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ttc_plugins._scope import DEFAULT_ROLE, budget_role, budget_scope, current_budget, current_role
+from ttc_plugins._scope import (
+    DEFAULT_ROLE,
+    budget_role,
+    budget_scope,
+    current_budget,
+    current_role,
+    strategy_run_scope,
+)
 from ttc_plugins._spend import Remaining, Spend, SpendLine
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "budget_scope",
     "current_budget",
     "current_role",
+    "strategy_run_scope",
 ]
 
 UNKNOWN_MODEL = "unknown"

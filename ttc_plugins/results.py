@@ -22,13 +22,26 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from ttc_plugins._spend import Spend
 
-__all__ = ["Candidate", "InvalidVerdict", "StopReason", "TTCEvent", "TTCResult", "Verdict", "parse_verdict"]
+__all__ = [
+    "AllCandidatesFailed",
+    "Candidate",
+    "InvalidVerdict",
+    "StopReason",
+    "TTCEvent",
+    "TTCResult",
+    "Verdict",
+    "parse_verdict",
+]
 
 StopReason = Literal["done", "budget", "threshold", "converged", "error"]
+
+
+class AllCandidatesFailed(RuntimeError):
+    """Every candidate of a strategy failed, so there is nothing to return; the message has the first failure."""
 
 
 class InvalidVerdict(ValueError):
@@ -102,7 +115,8 @@ class Candidate(BaseModel):
     """One sampled (or refined) output and everything learned about it.
 
     A candidate whose generation or verification failed keeps its ``error`` and is left out of any
-    vote or selection, but stays in the result so the failure is visible.
+    vote or selection, but stays in the result so the failure is visible. ``budget_refused`` marks a
+    sample the budget would not pay for (it was never sent).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -116,6 +130,13 @@ class Candidate(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     error: str | None = None
+    budget_refused: bool = False
+    _exception: BaseException | None = PrivateAttr(default=None)
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception behind ``error``, when this process saw it raised (not serialised)."""
+        return self._exception
 
     @property
     def ok(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -18,6 +19,7 @@ class ScriptedChatModel(BaseChatModel):
         replies: texts to answer with, cycled.
         input_tokens / output_tokens: the usage to report; None reports no usage at all.
         n: choices to return per call (as an OpenAI-style ``n=``), with usage in ``llm_output``.
+        honour_n: False makes it accept ``n`` and return one choice anyway, as llama.cpp's server does.
         fail_on: call numbers (0-based) that raise instead of answering.
         max_tokens: the output cap the model advertises to callbacks.
     """
@@ -26,10 +28,14 @@ class ScriptedChatModel(BaseChatModel):
     input_tokens: int | None = 10
     output_tokens: int | None = 5
     n: int = 1
+    honour_n: bool = True
     fail_on: frozenset[int] = frozenset()
     max_tokens: int | None = None
     model_name: str = "scripted-1"
+    delay: float = 0.0
     calls: int = 0
+    active: int = 0
+    peak_active: int = 0
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
@@ -48,10 +54,22 @@ class ScriptedChatModel(BaseChatModel):
         return params
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        choices = (kwargs.get("n") or self.n) if self.honour_n else 1
         with self._lock:
             number = self.calls
             self.calls += 1
-            texts = [next(self._cycle) for _ in range(self.n)]
+            self.active += 1
+            self.peak_active = max(self.peak_active, self.active)
+            texts = [next(self._cycle) for _ in range(choices)]
+        try:
+            return self._result(number, texts)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def _result(self, number: int, texts: list[str]) -> ChatResult:
+        if self.delay:
+            time.sleep(self.delay)  # lets concurrent samples overlap, so peak_active is meaningful
         if number in self.fail_on:
             raise RuntimeError(f"provider error on call {number}")
         usage = None
@@ -68,15 +86,18 @@ class ScriptedChatModel(BaseChatModel):
             for text in texts
         ]
         llm_output = None
-        if self.n > 1 and usage is not None:
+        if len(texts) > 1 and usage is not None:
             # OpenAI-style: the whole request's usage, repeated on every choice's message as well.
             llm_output = {
-                "token_usage": {"prompt_tokens": self.input_tokens, "completion_tokens": self.output_tokens * self.n}
+                "token_usage": {
+                    "prompt_tokens": self.input_tokens,
+                    "completion_tokens": self.output_tokens * len(texts),
+                }
             }
             for generation in generations:
                 generation.message.usage_metadata = {
                     "input_tokens": self.input_tokens,
-                    "output_tokens": self.output_tokens * self.n,
-                    "total_tokens": self.input_tokens + self.output_tokens * self.n,
+                    "output_tokens": self.output_tokens * len(texts),
+                    "total_tokens": self.input_tokens + self.output_tokens * len(texts),
                 }
         return ChatResult(generations=generations, llm_output=llm_output)

@@ -213,3 +213,12 @@ def test_a_refusal_is_raised_not_logged_as_a_callback_error(caplog):
         with pytest.raises(BudgetExceeded):
             chain.invoke({"a": 1, "b": 1})
     assert not [r for r in caplog.records if "BudgetCallbackHandler" in r.getMessage()]
+
+
+def test_a_handler_for_a_parent_budget_does_not_charge_again_what_a_child_scope_charges():
+    chain, _ = _chain()
+    parent = Budget()
+    child = parent.child()
+    with budget_scope(parent), budget_scope(child):
+        chain.invoke({"a": 1, "b": 1}, config={"callbacks": [BudgetCallbackHandler(parent)]})
+    assert (parent.spent.calls, child.spent.calls) == (1, 1)

@@ -14,5 +14,6 @@ from ttc_plugins._extras import require
 require("langchain_core", extra="langchain", adapter="ttc_plugins.langchain")
 
 from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler  # noqa: E402
+from ttc_plugins.langchain.self_consistency import SelfConsistency, self_consistency  # noqa: E402
 
-__all__ = ["BudgetCallbackHandler"]
+__all__ = ["BudgetCallbackHandler", "SelfConsistency", "self_consistency"]

@@ -57,6 +57,20 @@ class _QuietRefusals(logging.Filter):
 logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietRefusals())
 
 
+def _charged_through(scope: Budget | None, budget: Budget) -> bool:
+    """Whether calls made in ``scope`` already reach ``budget`` because scope is a child of it.
+
+    A strategy runs its samples under a child of the caller's budget; the caller's handler is still
+    attached to those runs (callbacks are inherited), and charging both would count the call twice.
+    """
+    ancestor = scope.parent if scope is not None else None
+    while ancestor is not None:
+        if ancestor is budget:
+            return True
+        ancestor = ancestor.parent
+    return False
+
+
 def _model_name(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> str | None:
     for key in ("model", "model_name", "model_id"):
         if isinstance(params.get(key), str):
@@ -148,8 +162,9 @@ class BudgetCallbackHandler(BaseCallbackHandler):
         params: Mapping[str, Any] | None,
         metadata: Mapping[str, Any] | None,
     ) -> None:
-        budget = self.budget or current_budget()
-        if budget is None:
+        scope = current_budget()
+        budget = self.budget or scope
+        if budget is None or _charged_through(scope, budget):
             return
         key = (id(budget), run_id)
         with _open_lock:

@@ -1,0 +1,172 @@
+"""Turn raw sample outputs into :class:`Candidate` objects, and candidates into a :class:`TTCResult`.
+
+Every shell (LangChain, LangGraph, DSPy) samples in its own way and then hands the outputs here, so
+answer extraction, failure handling and selection behave the same whichever framework ran them.
+
+Example:
+    >>> cands = make_candidates(["... Answer: 4", ValueError("timeout"), "Answer: 5", "so 4"], start=0)
+    >>> [(c.answer, c.error) for c in cands]
+    [('4', None), (None, 'ValueError: timeout'), ('5', None), ('4', None)]
+    >>> result = voted_result(cands, stop_reason="done")
+    >>> result.answer, result.chosen, [c.votes for c in result.candidates]
+    ('4', 0, [2, 0, 1, 2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ttc_plugins.answers import AnswerMatcher, extract_answer, same_answer
+from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins.results import AllCandidatesFailed, Candidate, StopReason, TTCEvent, TTCResult
+from ttc_plugins.strategies.select import best_by_score, majority_vote, weighted_vote
+
+__all__ = ["AnswerExtractor", "make_candidates", "output_text", "scored_result", "voted_result"]
+
+AnswerExtractor = Callable[[Any], "str | None"]
+
+
+def output_text(output: Any) -> str:
+    """The text of a sample's output: a string, a chat message's content, or a mapping's text field.
+
+    Example:
+        >>> output_text({"answer": "42"}), output_text(["a", "b"])
+        ('42', "['a', 'b']")
+    """
+    if isinstance(output, str):
+        return output
+    content = getattr(output, "content", None)  # LangChain messages
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p if isinstance(p, str) else str(p.get("text", "")) for p in content if isinstance(p, str | dict)
+        )
+    if isinstance(output, Mapping):
+        for key in ("answer", "output", "text", "content", "result"):
+            if isinstance(output.get(key), str):
+                return output[key]
+    return str(output)
+
+
+def _default_extract(output: Any) -> str | None:
+    return extract_answer(output_text(output))
+
+
+def _usage(output: Any) -> tuple[int, int]:
+    usage = getattr(output, "usage_metadata", None)
+    if isinstance(usage, Mapping):
+        return int(usage.get("input_tokens", 0) or 0), int(usage.get("output_tokens", 0) or 0)
+    return 0, 0
+
+
+def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtractor | None = None) -> list[Candidate]:
+    """One candidate per output; an exception becomes a failed candidate (kept, marked, never voted).
+
+    Args:
+        outputs: sample outputs, or the exceptions raised instead (as ``batch(return_exceptions=True)``
+            gives them).
+        start: the index of the first of these candidates in the whole run.
+        extract: ``output -> answer``; by default the final answer is extracted from the output's text.
+    """
+    extract = extract or _default_extract
+    candidates = []
+    for offset, output in enumerate(outputs):
+        index = start + offset
+        if isinstance(output, BaseException):
+            failed = Candidate(
+                index=index,
+                error=f"{type(output).__name__}: {output}",
+                budget_refused=isinstance(output, BudgetExceeded),
+            )
+            failed._exception = output
+            candidates.append(failed)
+            continue
+        try:
+            answer = extract(output)
+        except Exception as error:  # a user's extractor failing on one output fails that candidate only
+            candidates.append(Candidate(index=index, output=output, error=f"answer extraction failed: {error!r}"))
+            continue
+        input_tokens, output_tokens = _usage(output)
+        candidates.append(
+            Candidate(
+                index=index,
+                output=output,
+                answer=answer,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+            )
+        )
+    return candidates
+
+
+def _raise_if_nothing_to_return(candidates: Sequence[Candidate]) -> list[Candidate]:
+    usable = [c for c in candidates if c.ok]
+    if usable:
+        return usable
+    failures = [c for c in candidates if not c.ok]
+    if failures and all(c.budget_refused for c in failures) and failures[0].exception is not None:
+        # Not even one sample was affordable: the budget's own refusal says which limit and by how much.
+        raise failures[0].exception
+    first = failures[0].error if failures else "no candidates were sampled"
+    cause = failures[0].exception if failures else None
+    raise AllCandidatesFailed(f"all {len(candidates)} candidates failed; the first failure: {first}") from cause
+
+
+def voted_result(
+    candidates: Sequence[Candidate],
+    *,
+    stop_reason: StopReason,
+    same: AnswerMatcher = same_answer,
+    weighted: bool = False,
+    events: Sequence[TTCEvent] = (),
+) -> TTCResult:
+    """Choose by majority vote (or by summed score when ``weighted``) and explain the choice.
+
+    Raises:
+        AllCandidatesFailed: every candidate errored (the message includes the first failure).
+        BudgetExceeded: the budget refused every sample.
+    """
+    usable = _raise_if_nothing_to_return(candidates)
+    answers = [c.answer if c.ok else None for c in candidates]
+    if weighted:
+        vote = weighted_vote(answers, [c.score if c.ok else None for c in candidates], same=same)
+    else:
+        vote = majority_vote(answers, same=same)
+    if vote is None:
+        # Outputs without an extractable answer cannot be voted on: return the first one, unvoted.
+        chosen = usable[0]
+        events = [*events, TTCEvent(kind="no_answer_to_vote_on", data={"chosen": chosen.index})]
+        return TTCResult(
+            output=chosen.output, answer=None, candidates=list(candidates), chosen=chosen.index,
+            stop_reason=stop_reason, events=list(events),
+        )  # fmt: skip
+    # Each candidate's votes: how many candidates (itself included) gave an equivalent answer.
+    group_size = {position: len(group) for group in vote.groups for position in group}
+    voted = [c.model_copy(update={"votes": group_size.get(i, 0)}) for i, c in enumerate(candidates)]
+    winner = candidates[vote.winner]
+    events = [
+        *events,
+        TTCEvent(kind="vote", data={"answer": vote.answer, "weight": vote.weight, "groups": vote.groups}),
+    ]
+    return TTCResult(
+        output=winner.output, answer=winner.answer, candidates=voted, chosen=winner.index,
+        stop_reason=stop_reason, events=list(events),
+    )  # fmt: skip
+
+
+def scored_result(
+    candidates: Sequence[Candidate], *, stop_reason: StopReason, events: Sequence[TTCEvent] = ()
+) -> TTCResult:
+    """Choose the highest-scored candidate (best-of-N); candidates without a score take no part."""
+    _raise_if_nothing_to_return(candidates)
+    best = best_by_score([c.score if c.ok else None for c in candidates])
+    if best is None:
+        first_failure = next((c.error for c in candidates if c.error), "no candidate was scored")
+        raise AllCandidatesFailed(f"no candidate could be verified; the first failure: {first_failure}")
+    winner = candidates[best]
+    return TTCResult(
+        output=winner.output, answer=winner.answer, candidates=list(candidates), chosen=winner.index,
+        stop_reason=stop_reason, events=list(events),
+    )  # fmt: skip
