@@ -36,6 +36,13 @@ $$"""
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        # seen from the embedded 135M model: equations and quotes after the marker
+        ("10. The answer is: 5 + 8 = 13", "13"),
+        ("Step 1: 9 - 2 = 7. Answer: x = 7", "7"),
+        ("8 - 5 = 2. The answer is '10'", "10"),
+        ('I\'ll first calculate the sum. The answer is "19."', "19"),
+        ("so 8 - 5 equals 3. Answer: 8 - 5 equals 3", "3"),
+        ("Answer: a <= b", "a <= b"),  # a comparison is not an equation to take the right side of
         # GSM8K style
         (GSM8K_OUTPUT, "72"),
         ("The store made 1,234 dollars.\n#### 1,234", "1,234"),

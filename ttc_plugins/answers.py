@@ -52,6 +52,7 @@ _MARKER = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|(?:,\s*|\s+)(?:because|since)\b", re.IGNORECASE)
+_EQUATION_RESULT = re.compile(r"(?:(?<![<>!=])=(?!=)|\bequals\b)\s*([^=<>]*?)\s*$", re.IGNORECASE)
 _GSM8K = re.compile(r"####[ \t]*([^\n]*)")
 _DELIMITERS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("$", "$"))
 _LATEX_SPELLINGS = (
@@ -89,6 +90,10 @@ def _tidy(text: str) -> str:
     while text != previous:
         previous = text
         text = text.strip().strip("*_`").strip().rstrip(".,;:!?")
+        if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
+            text = text[1:-1]  # small models quote their answer: "The answer is '10'"
+        elif len(text) > 1 and (text[0], text[-1]) in (("\u201c", "\u201d"), ("\u2018", "\u2019")):
+            text = text[1:-1]
     return text
 
 
@@ -111,7 +116,12 @@ def _after_last_marker(text: str) -> str | None:
         # which skips display-math fences such as "$$" or "\[".
         line = next((candidate for candidate in following.splitlines() if re.search(r"\w", candidate)), "")
     line = _tidy(line).lstrip("*_: ")
-    return _tidy(_SENTENCE_END.split(line, maxsplit=1)[0]) or None
+    answer = _tidy(_SENTENCE_END.split(line, maxsplit=1)[0])
+    # "The answer is: 5 + 8 = 13" or "x = 5" -> the result after the last "=" (or "equals").
+    result = _EQUATION_RESULT.search(answer)
+    if result and _tidy(result.group(1)):
+        answer = _tidy(result.group(1))
+    return answer or None
 
 
 def _choice_pattern(choices: str | Sequence[str]) -> str:

@@ -1,56 +1,56 @@
-"""The ``ttc`` command.
+"""The ``ttc`` command: ``ttc demo`` (the main job) and ``ttc serve`` (the embedded model server).
 
-``ttc demo`` shows the shared budget at work: an ordinary LangChain chain, unmodified, run inside
-``budget_scope`` until the budget refuses the next call. Until the embedded model lands it runs on a
-scripted fake model, and says so.
+Examples:
+    ttc demo                                   # starts the embedded model, runs the tour
+    ttc demo --base-url http://localhost:11434/v1 --model llama3.2   # any OpenAI-compatible server
+    ttc serve --port 8765                      # serve the embedded model until Ctrl-C
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
+import time
 
-from ttc_plugins.budget import Budget, BudgetExceeded, budget_role, budget_scope
+from ttc_plugins.local import DEFAULT_MODEL, LocalModelError, local_server
 
 
-def _fake_model_budget_tour() -> int:
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage
-    from langchain_core.output_parsers import StrOutputParser
-    from langchain_core.prompts import ChatPromptTemplate
-
-    print("ttc demo -- FAKE MODEL: scripted replies with fixed usage, to show the budget mechanics only.\n")
-    usage = {"input_tokens": 40, "output_tokens": 12, "total_tokens": 52}
-    replies = itertools.cycle(
-        [AIMessage("Answer: 4", usage_metadata=usage), AIMessage("Answer: 5", usage_metadata=usage)]
-    )
-    model = GenericFakeChatModel(messages=replies)
-    chain = ChatPromptTemplate.from_messages([("user", "{question}")]) | model | StrOutputParser()
-    budget = Budget(max_total_tokens=400, default_max_output_tokens=64, name="demo")
-    with budget_scope(budget):
-        for number in itertools.count(1):
-            role = "verifier" if number % 3 == 0 else "generator"
-            try:
-                with budget_role(role):
-                    reply = chain.invoke({"question": "What is 2 + 2?"})
-            except BudgetExceeded as refused:
-                print(f"call {number}: refused before it was sent -> {refused}")
-                break
-            print(f"call {number} ({role}): {reply!r}; {budget.spent.total_tokens} tokens spent")
-    print()
-    print(budget.report())
+def _serve(port: int | None) -> int:
+    with local_server(port=port) as base_url:
+        print(f"serving {DEFAULT_MODEL!r} at {base_url} (loopback only); Ctrl-C to stop", flush=True)
+        print(f"  export TTC_BASE_URL={base_url} TTC_MODEL={DEFAULT_MODEL}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttc", description="Test-time compute strategies under one token budget.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="show the budget stopping an unmodified chain")
+    demo = commands.add_parser("demo", help="plain answers vs self-consistency on a real model, with a budget")
+    demo.add_argument(
+        "--base-url", help="an OpenAI-compatible endpoint (default: $TTC_BASE_URL, else start the embedded model)"
+    )
+    demo.add_argument("--model", help="the model name at that endpoint (default: $TTC_MODEL, else smollm2-135m)")
+    demo.add_argument("--questions", type=int, default=5, help="how many of the 5 questions to ask")
+    demo.add_argument("--samples", type=int, default=8, help="self-consistency samples per question")
+    serve = commands.add_parser("serve", help="run the embedded model's OpenAI-compatible server until Ctrl-C")
+    serve.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _fake_model_budget_tour()
-    return 2
+    try:
+        if args.command == "serve":
+            return _serve(args.port)
+        from ttc_plugins.demo import run_demo
+
+        if args.questions < 1 or args.samples < 1:
+            parser.error("--questions and --samples must be at least 1")
+        return run_demo(base_url=args.base_url, model=args.model, questions=args.questions, samples=args.samples)
+    except LocalModelError as error:
+        print(f"ttc: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

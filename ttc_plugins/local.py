@@ -48,6 +48,7 @@ __all__ = [
     "local_chat_model",
     "local_dspy_lm",
     "local_server",
+    "model_endpoint",
 ]
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -192,6 +193,27 @@ def local_server(
 def endpoint_from_env(base_url: str | None = None, model: str | None = None) -> tuple[str | None, str]:
     """The endpoint to use: the arguments, else ``TTC_BASE_URL`` / ``TTC_MODEL``, else none (start the local one)."""
     return base_url or os.environ.get("TTC_BASE_URL") or None, model or os.environ.get("TTC_MODEL") or DEFAULT_MODEL
+
+
+@contextlib.contextmanager
+def model_endpoint(base_url: str | None = None, model: str | None = None) -> Iterator[tuple[str, str]]:
+    """Yield ``(base_url, model)``: the given or configured endpoint, else the embedded model, started here.
+
+    This is how the demo and the cookbook recipes find a model: set ``TTC_BASE_URL`` and ``TTC_MODEL``
+    to use any OpenAI-compatible server, or leave them unset to run the embedded SmolLM2-135M.
+
+    Example:
+        >>> with model_endpoint("http://127.0.0.1:8765/v1", "smollm2-135m") as (url, name):
+        ...     url, name
+        ('http://127.0.0.1:8765/v1', 'smollm2-135m')
+    """
+    base_url, model = endpoint_from_env(base_url, model)
+    if base_url:
+        yield base_url, model
+        return
+    print("starting the embedded model (SmolLM2-135M-Instruct on llama.cpp, loopback only) ...", flush=True)
+    with local_server(model_alias=model) as url:
+        yield url, model
 
 
 def _api_key(base_url: str) -> str:

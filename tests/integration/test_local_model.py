@@ -125,3 +125,72 @@ def test_a_missing_server_install_names_the_extra(monkeypatch):
     monkeypatch.setattr(local.importlib.util, "find_spec", lambda name: None if name == "uvicorn" else real(name))
     with pytest.raises(LocalModelError, match=r"missing: uvicorn.*ttc-plugins\[local\]"), local_server():
         pass
+
+
+def test_the_demo_runs_to_completion_against_the_embedded_server(local_base_url, capsys):
+    from ttc_plugins.demo import run_demo
+
+    assert run_demo(base_url=local_base_url, questions=2, samples=3) == 0
+    out = capsys.readouterr().out
+    assert out.count("  plain answer: ") == 2
+    assert out.count("  chosen: ") == 2
+    assert len([line for line in out.splitlines() if line.startswith("    #")]) == 2 * 3
+    assert "stop: budget;" in out  # the last step shows the budget refusing samples
+    report = out[out.index("budget 'demo'") :].splitlines()
+    assert report[1].split() == ["role", "calls", "input", "output", "total", "cost"]
+    assert {line.split()[0] for line in report[2:-2]} == {"generator", "plain"}
+
+
+def test_ttc_serve_serves_until_ctrl_c(tmp_path):
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ttc_plugins.cli", "serve", "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        first_line = server.stdout.readline()
+        assert f"http://127.0.0.1:{port}/v1" in first_line
+        assert _answers("127.0.0.1", port)
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+    assert not _answers("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "expected"),
+    [
+        ("01_budget_any_chain.py", ["stopped before sending the next call", "budget 'recipe-1'", "verifier"]),
+        (
+            "02_self_consistency.py",
+            ["all 8 samples:", "adaptive: answer", "inside a 500-token budget", "stop 'budget'"],
+        ),
+    ],
+)
+def test_cookbook_recipes_run_on_the_embedded_model(local_base_url, recipe, expected):
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "cookbook" / recipe
+    env = {**os.environ, "TTC_BASE_URL": local_base_url, "TTC_MODEL": "smollm2-135m"}
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for fragment in expected:
+        assert fragment in out.stdout
+
+
+def test_the_readme_tour_runs(local_base_url, monkeypatch, capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = readme.split("## A 20-line tour", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("TTC_BASE_URL", local_base_url)
+    monkeypatch.setenv("TTC_MODEL", "smollm2-135m")
+    exec(compile(code, "README.md tour", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    _answer, stop_reason, tokens = lines[0].rsplit(maxsplit=2)
+    assert stop_reason in {"done", "converged", "budget"}
+    assert 0 < int(tokens) <= 3_000
