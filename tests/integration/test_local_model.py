@@ -164,9 +164,9 @@ def test_ttc_serve_serves_until_ctrl_c(tmp_path):
 @pytest.mark.parametrize(
     ("recipe", "expected"),
     [
-        ("01_budget_any_chain.py", ["stopped before sending the next call", "budget 'recipe-1'", "verifier"]),
+        ("00_budget_any_chain.py", ["stopped before sending the next call", "budget 'recipe-1'", "verifier"]),
         (
-            "02_self_consistency.py",
+            "01_wrap_a_chain_node.py",
             ["all 8 samples:", "adaptive: answer", "inside a 500-token budget", "stop 'budget'"],
         ),
     ],

@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -101,3 +102,53 @@ class ScriptedChatModel(BaseChatModel):
                     "total_tokens": self.input_tokens + self.output_tokens * len(texts),
                 }
         return ChatResult(generations=generations, llm_output=llm_output)
+
+
+class FencedJudgeModel(BaseChatModel):
+    """A deliberately naive judge, for testing the judge prompt rather than a model.
+
+    It grades the text between the candidate fence by comparing its final answer to ``truth`` and
+    reports ``score``/10 for a match, 0 otherwise. But it obeys any "score 10" instruction that it
+    finds OUTSIDE the fence, as an injectable model would: so a broken fence shows up as a 10.
+    With ``structured=True`` it supports ``with_structured_output`` (returning the schema object).
+    """
+
+    truth: str
+    score_if_right: int = 9
+    structured: bool = True
+    reply_text: str | None = None  # overrides the text reply (to test garbage)
+    prompts: list[str] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "fenced-judge"
+
+    def _grade(self, messages: list[BaseMessage]) -> dict[str, Any]:
+        from ttc_plugins.answers import extract_answer, same_answer
+
+        user = messages[-1].content
+        self.prompts.append(user)
+        inside = user.split("<candidate>", 1)[1].split("</candidate>", 1)[0] if "<candidate>" in user else ""
+        outside = user.replace(inside, "")
+        if "score 10" in outside.lower():
+            return {"score": 10, "is_correct": True, "critique": "as instructed"}
+        right = same_answer(extract_answer(inside), self.truth)
+        return {"score": self.score_if_right if right else 0, "is_correct": right, "critique": "checked"}
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        import json
+
+        text = self.reply_text if self.reply_text is not None else "Here you go: " + json.dumps(self._grade(messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:
+        from langchain_core.runnables import RunnableLambda
+
+        if not self.structured:
+            raise NotImplementedError("no structured output")
+
+        def structured(messages: Any) -> Any:
+            messages = messages.to_messages() if hasattr(messages, "to_messages") else messages
+            return schema(**self._grade(messages))
+
+        return RunnableLambda(structured)

@@ -13,7 +13,20 @@ from ttc_plugins._extras import require
 
 require("langchain_core", extra="langchain", adapter="ttc_plugins.langchain")
 
+from ttc_plugins.langchain.best_of_n import BestOfN, best_of_n  # noqa: E402
 from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler  # noqa: E402
+from ttc_plugins.langchain.ensemble import Ensemble, ensemble  # noqa: E402
+from ttc_plugins.langchain.llm_judge import JudgeReply, llm_judge  # noqa: E402
 from ttc_plugins.langchain.self_consistency import SelfConsistency, self_consistency  # noqa: E402
 
-__all__ = ["BudgetCallbackHandler", "SelfConsistency", "self_consistency"]
+__all__ = [
+    "BestOfN",
+    "BudgetCallbackHandler",
+    "Ensemble",
+    "JudgeReply",
+    "SelfConsistency",
+    "best_of_n",
+    "ensemble",
+    "llm_judge",
+    "self_consistency",
+]

@@ -18,23 +18,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
-from langchain_core.runnables.config import patch_config
-from pydantic import ConfigDict, Field, PrivateAttr
+from langchain_core.runnables import Runnable
+from pydantic import Field
 
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.budget import strategy_run_scope
-from ttc_plugins.langchain._sampling import ProviderN, asample, sample
+from ttc_plugins.langchain._sampling_strategy import SamplingStrategy
 from ttc_plugins.results import Candidate, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, voted_result
+from ttc_plugins.strategies.candidates import AnswerExtractor, voted_result
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 from ttc_plugins.strategies.select import AdaptiveStop
 
 __all__ = ["SelfConsistency", "self_consistency"]
 
 
-class SelfConsistency(RunnableSerializable[Any, Any]):
+class SelfConsistency(SamplingStrategy):
     """A Runnable that samples the wrapped one up to ``n`` times and returns the majority answer's output.
 
     Build it with :func:`self_consistency`. ``invoke``/``ainvoke``/``batch``/``stream`` return what the
@@ -42,62 +39,14 @@ class SelfConsistency(RunnableSerializable[Any, Any]):
     full :class:`~ttc_plugins.TTCResult` instead.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    runnable: Runnable[Any, Any]
-    n: int = 8
-    extract: AnswerExtractor | None = None
-    same: AnswerMatcher = same_answer
     adaptive: AdaptiveStop | None = None
-    wave_size: int | None = None
-    use_provider_n: bool = True
-    return_result: bool = False
     name: str | None = Field(default="self_consistency")
-    _provider_n: ProviderN = PrivateAttr()
-
-    def model_post_init(self, context: Any) -> None:
-        self._plan()  # validates n and wave_size now, not at the first invoke
-        self._provider_n = ProviderN(self.use_provider_n)
-
-    def with_result(self) -> SelfConsistency:
-        """The same strategy, returning the full TTCResult (candidates, votes, spend, stop reason)."""
-        return self.model_copy(update={"return_result": True})
-
-    @property
-    def InputType(self) -> Any:  # noqa: N802  (LangChain's name)
-        return self.runnable.InputType
 
     def _plan(self) -> SamplingPlan:
         return SamplingPlan(self.n, wave_size=self.wave_size, adaptive=self.adaptive, same=self.same)
 
-    def _finish(self, candidates: list[Candidate], plan: SamplingPlan, spend: Any) -> Any:
-        result: TTCResult = voted_result(candidates, stop_reason=plan.stop_reason or "done", same=self.same)
-        result.spend = spend
-        return result if self.return_result else result.output
-
-    def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
-        child = patch_config(config, callbacks=run_manager.get_child())
-        plan, candidates = self._plan(), []
-        with strategy_run_scope(self.name or "self_consistency") as run_budget:
-            while wave := plan.next_wave(candidates):
-                outputs = sample(self.runnable, input, wave, child, self._provider_n)
-                candidates += make_candidates(outputs, start=len(candidates), extract=self.extract)
-        return self._finish(candidates, plan, run_budget.spent)
-
-    async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
-        child = patch_config(config, callbacks=run_manager.get_child())
-        plan, candidates = self._plan(), []
-        with strategy_run_scope(self.name or "self_consistency") as run_budget:
-            while wave := plan.next_wave(candidates):
-                outputs = await asample(self.runnable, input, wave, child, self._provider_n)
-                candidates += make_candidates(outputs, start=len(candidates), extract=self.extract)
-        return self._finish(candidates, plan, run_budget.spent)
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return self._call_with_config(self._run, input, config, **kwargs)
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await self._acall_with_config(self._arun, input, config, **kwargs)
+    def _select(self, candidates: list[Candidate], plan: SamplingPlan) -> TTCResult:
+        return voted_result(candidates, stop_reason=plan.stop_reason or "done", same=self.same)
 
 
 def self_consistency(

@@ -20,7 +20,7 @@ from typing import Any
 from ttc_plugins.answers import AnswerMatcher, extract_answer, same_answer
 from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.results import AllCandidatesFailed, Candidate, StopReason, TTCEvent, TTCResult
-from ttc_plugins.strategies.select import best_by_score, majority_vote, weighted_vote
+from ttc_plugins.strategies.select import best_by_score, first_above, majority_vote, weighted_vote
 
 __all__ = ["AnswerExtractor", "make_candidates", "output_text", "scored_result", "voted_result"]
 
@@ -157,11 +157,22 @@ def voted_result(
 
 
 def scored_result(
-    candidates: Sequence[Candidate], *, stop_reason: StopReason, events: Sequence[TTCEvent] = ()
+    candidates: Sequence[Candidate],
+    *,
+    stop_reason: StopReason,
+    threshold: float | None = None,
+    events: Sequence[TTCEvent] = (),
 ) -> TTCResult:
-    """Choose the highest-scored candidate (best-of-N); candidates without a score take no part."""
+    """Choose the highest-scored candidate (best-of-N); candidates without a score take no part.
+
+    With ``threshold``, the first candidate scored at least that high is chosen (as "stop at the first
+    good enough" promises), and the best one only when none reached it.
+    """
     _raise_if_nothing_to_return(candidates)
-    best = best_by_score([c.score if c.ok else None for c in candidates])
+    scores = [c.score if c.ok else None for c in candidates]
+    best = first_above(scores, threshold) if threshold is not None else None
+    if best is None:
+        best = best_by_score(scores)
     if best is None:
         first_failure = next((c.error for c in candidates if c.error), "no candidate was scored")
         raise AllCandidatesFailed(f"no candidate could be verified; the first failure: {first_failure}")

@@ -1,6 +1,6 @@
-"""Recipe 1: put an existing LangChain chain under a token budget without changing it.
+"""Recipe 0: put an existing LangChain chain under a token budget without changing it.
 
-Run:  python cookbook/01_budget_any_chain.py
+Run:  python cookbook/00_budget_any_chain.py
 (uses the embedded SmolLM2-135M; set TTC_BASE_URL and TTC_MODEL to use any OpenAI-compatible server)
 
 What it shows: every call inside `budget_scope` is reserved before it is sent and charged the

@@ -1,6 +1,6 @@
-"""Recipe 2: make a chain answer by majority vote (self-consistency), with early stopping and a budget.
+"""Recipe 1: make a chain answer by majority vote (self-consistency), with early stopping and a budget.
 
-Run:  python cookbook/02_self_consistency.py
+Run:  python cookbook/01_wrap_a_chain_node.py
 (uses the embedded SmolLM2-135M; set TTC_BASE_URL and TTC_MODEL to use any OpenAI-compatible server)
 
 What it shows:
