@@ -169,6 +169,7 @@ def test_ttc_serve_serves_until_ctrl_c(tmp_path):
             "01_wrap_a_chain_node.py",
             ["all 8 samples:", "adaptive: answer", "inside a 500-token budget", "stop 'budget'"],
         ),
+        ("02_best_of_n_with_a_judge.py", ["LLM judge: chose", "verifier 4 calls", "weighted by score: chose"]),
     ],
 )
 def test_cookbook_recipes_run_on_the_embedded_model(local_base_url, recipe, expected):
