@@ -89,13 +89,16 @@ def run_demo(
         voter = self_consistency(sampler, n=samples).with_result()
         for number, (question, expected) in enumerate(DEMO_QUESTIONS[:questions], start=1):
             print(f"[{number}/{questions}] {question}  (expected {expected})", flush=True)
-            with budget_role("plain"):
+            plain_budget = budget.child(name="plain")
+            with budget_scope(plain_budget), budget_role("plain"):
                 plain = greedy.invoke({"question": question})
             plain_answer = extract_answer(plain)
             plain_ok = same_answer(plain_answer, expected)
+            verdict = "right" if plain_ok else "wrong"
             print(
-                f"  plain answer: {_short(plain_answer, 10):>10}  {'right' if plain_ok else 'wrong'}   {_short(plain)}"
+                f"  plain answer: {_short(plain_answer, 10):>10}  {verdict}  ({plain_budget.spent.total_tokens} tokens)"
             )
+            print(f"    {_short(plain)}")
             print(f"  self-consistency, {samples} samples:", flush=True)
             progress = _progress(samples, "  sampling")
             result = voter.invoke({"question": question}, {"max_concurrency": 2, "callbacks": [progress]})

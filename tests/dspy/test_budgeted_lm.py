@@ -181,3 +181,17 @@ def test_the_wrapper_adds_no_deprecation_warning_to_adapter_calls(recwarn):
     with budget_scope(Budget()):
         dspy.Predict("question -> answer")(question="q")
     assert not [w for w in recwarn if "messages=" in str(w.message)]
+
+
+def test_32_concurrent_dspy_calls_spend_at_most_the_limit():
+    engine = UsageEngine(input_tokens=17, output_tokens=3)
+    dspy.configure(lm=usage_lm(engine, max_tokens=20))
+    program = dspy.Predict("question -> answer")
+    budget = Budget(max_total_tokens=400)
+    with budget_scope(budget):
+        parallel = dspy.Parallel(num_threads=32, max_errors=64, disable_progress_bar=True)
+        results = parallel([(program, {"question": f"q{i}"}) for i in range(32)])
+    answered = sum(r is not None for r in results)
+    assert budget.spent.total_tokens <= 400
+    assert budget.spent.calls == engine.calls == answered
+    assert 0 < answered < 32
