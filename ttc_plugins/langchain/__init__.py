@@ -17,6 +17,7 @@ from ttc_plugins.langchain.best_of_n import BestOfN, best_of_n  # noqa: E402
 from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler  # noqa: E402
 from ttc_plugins.langchain.ensemble import Ensemble, ensemble  # noqa: E402
 from ttc_plugins.langchain.llm_judge import JudgeReply, llm_judge  # noqa: E402
+from ttc_plugins.langchain.refine import Refine, refine  # noqa: E402
 from ttc_plugins.langchain.self_consistency import SelfConsistency, self_consistency  # noqa: E402
 
 __all__ = [
@@ -24,9 +25,11 @@ __all__ = [
     "BudgetCallbackHandler",
     "Ensemble",
     "JudgeReply",
+    "Refine",
     "SelfConsistency",
     "best_of_n",
     "ensemble",
     "llm_judge",
+    "refine",
     "self_consistency",
 ]

@@ -1,0 +1,251 @@
+"""Guarded self-refine for any LangChain Runnable: draft → critique → edit → score, keeping the best.
+
+An edit is accepted only if the scorer does not rate it lower than the best version so far, so the
+run can never end worse than its draft; it returns the best version, not the last one, and stops
+for a named reason (see :mod:`ttc_plugins.strategies.refine`). Calls are charged by role:
+"generator" (draft), "critic", "editor", "verifier" (scorer).
+
+Example:
+    >>> from langchain_core.runnables import RunnableLambda
+    >>> from ttc_plugins.verifiers import programmatic
+    >>> draft = RunnableLambda(lambda q: "3 + 4 = 8. Answer: 8")
+    >>> critic = RunnableLambda(lambda d: "NO ISSUES" if "Answer: 7" in d["draft"] else "3 + 4 is 7, not 8.")
+    >>> editor = RunnableLambda(lambda d: "3 + 4 = 7. Answer: 7")
+    >>> solver = refine(draft, critic=critic, editor=editor, scorer=programmatic(lambda q, a: a == "7"))
+    >>> result = solver.with_result().invoke("What is 3 + 4?")
+    >>> result.output, result.stop_reason, [e.data["rule"] for e in result.events if e.kind == "stop"]
+    ('3 + 4 = 7. Answer: 7', 'converged', ['critic_satisfied'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import BaseOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence, RunnableSerializable
+from langchain_core.runnables.config import patch_config
+from pydantic import ConfigDict, Field
+
+from ttc_plugins.budget import BudgetExceeded, budget_role, strategy_run_scope
+from ttc_plugins.langchain.llm_judge import llm_judge
+from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
+from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
+from ttc_plugins.results import Candidate, TTCEvent
+from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text
+from ttc_plugins.strategies.refine import AcceptRule, RefineRules, RefineTracker
+from ttc_plugins.verifiers import parse_verdict
+
+__all__ = ["Refine", "refine"]
+
+# A step the refine loop asks its driver to run: (what, role, runnable, payload).
+Step = tuple[str, str, Runnable[Any, Any], Any]
+
+
+def _model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
+    """The chat model inside a runnable (itself, or a step of a ``prompt | model | parser`` chain)."""
+    if isinstance(runnable, BaseChatModel):
+        return runnable
+    if isinstance(runnable, RunnableSequence):
+        return next((step for step in runnable.steps if isinstance(step, BaseChatModel)), None)
+    return None
+
+
+def _role_chain(step: Any, runnable: Runnable[Any, Any], template: str, role: str) -> Runnable[Any, Any]:
+    """The critic or editor: a Runnable or function as given, or a chat model (the given one, else the
+    runnable's own) behind the role's prompt."""
+    if step is not None and not isinstance(step, BaseChatModel):
+        if isinstance(step, Runnable):
+            return step
+        if callable(step):
+            return RunnableLambda(step, name=role)
+        raise TypeError(f"{role} must be a chat model, a Runnable or a function of a dict, got {step!r}")
+    model = step if step is not None else _model_of(runnable)
+    if model is None:
+        raise ValueError(f"refine() cannot find a chat model in {runnable.get_name()!r} to act as {role}; pass {role}=")
+    chain = ChatPromptTemplate.from_messages([("user", template)]) | model
+    # The editor's versions should have the draft's type: reuse the chain's own output parser.
+    last = runnable.steps[-1] if isinstance(runnable, RunnableSequence) else None
+    return chain | last if role == "editor" and isinstance(last, BaseOutputParser) else chain
+
+
+class Refine(RunnableSerializable[Any, Any]):
+    """Refines the wrapped Runnable's answer in guarded rounds (build with :func:`refine`)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    runnable: Runnable[Any, Any]
+    critic: Runnable[Any, Any]
+    editor: Runnable[Any, Any]
+    scorer: Runnable[Any, Any]
+    rules: RefineRules = RefineRules()
+    question: QuestionFormatter = question_text
+    extract: AnswerExtractor | None = None
+    satisfied: Callable[[str], bool] = critic_is_satisfied
+    return_result: bool = False
+    name: str | None = Field(default="refine")
+
+    def with_result(self) -> Refine:
+        """The same strategy, returning the full TTCResult (every version, its score, the stop rule)."""
+        return self.model_copy(update={"return_result": True})
+
+    def _version(self, index: int, output: Any, verdict: Any) -> Candidate:
+        candidate = make_candidates([output], start=index, extract=self.extract)[0]
+        if isinstance(verdict, BudgetExceeded):
+            return candidate.model_copy(update={"error": f"scoring refused: {verdict}", "budget_refused": True})
+        if isinstance(verdict, BaseException):
+            return candidate.model_copy(update={"error": f"scoring failed: {type(verdict).__name__}: {verdict}"})
+        try:
+            parsed = parse_verdict(verdict)
+        except ValueError as invalid:
+            return candidate.model_copy(update={"error": f"scoring failed: {invalid}"})
+        return candidate.model_copy(update={"verdict": parsed, "score": parsed.score})
+
+    def _loop(self, input: Any) -> Generator[Step, Any, RefineTracker]:
+        """The refine loop, written once; a sync or async driver runs the steps it yields."""
+        question = self.question(input)
+        tracker = RefineTracker(self.rules)
+        draft = yield ("draft", "generator", self.runnable, input)
+        if isinstance(draft, BaseException):
+            raise draft  # nothing to refine and nothing to return
+        verdict = yield ("score", "verifier", self.scorer, {"question": question, "candidate": draft})
+        tracker.add_draft(first := self._version(0, draft, verdict))
+        if first.budget_refused:
+            tracker.stop_for_budget()
+        while tracker.start_round():
+            best = output_text(tracker.best.output)
+            critique = yield ("critique", "critic", self.critic, {"question": question, "draft": best})
+            if isinstance(critique, BudgetExceeded):
+                tracker.stop_for_budget()
+                break
+            index = len(tracker.versions)
+            if isinstance(critique, BaseException):
+                failed = Candidate(index=index, error=f"critique failed: {type(critique).__name__}: {critique}")
+                tracker.consider_edit(failed)
+                continue
+            feedback = output_text(critique)
+            tracker.events.append(TTCEvent(kind="critique", data={"round": tracker.rounds, "critique": feedback}))
+            if self.satisfied(feedback):
+                tracker.critic_satisfied()
+                break
+            payload = {"question": question, "draft": best, "feedback": feedback}
+            edited = yield ("edit", "editor", self.editor, payload)
+            if isinstance(edited, BudgetExceeded):
+                tracker.stop_for_budget()
+                break
+            if isinstance(edited, BaseException):
+                tracker.consider_edit(Candidate(index=index, error=f"edit failed: {type(edited).__name__}: {edited}"))
+                continue
+            verdict = yield ("score", "verifier", self.scorer, {"question": question, "candidate": edited})
+            tracker.consider_edit(version := self._version(index, edited, verdict))
+            if version.budget_refused:
+                tracker.stop_for_budget()
+        return tracker
+
+    def _finish(self, tracker: RefineTracker, spend: Any) -> Any:
+        result = tracker.result()
+        result.spend = spend
+        return result if self.return_result else result.output
+
+    def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
+        child = patch_config(config, callbacks=run_manager.get_child())
+        with strategy_run_scope(self.get_name()) as run_budget:
+            loop, reply = self._loop(input), None
+            try:
+                while True:
+                    _, role, runnable, payload = loop.send(reply)
+                    try:
+                        with budget_role(role):
+                            reply = runnable.invoke(payload, child)
+                    except Exception as error:  # handed to the loop, which decides what it means
+                        reply = error
+            except StopIteration as done:
+                tracker = done.value
+        return self._finish(tracker, run_budget.spent)
+
+    async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
+        child = patch_config(config, callbacks=run_manager.get_child())
+        with strategy_run_scope(self.get_name()) as run_budget:
+            loop, reply = self._loop(input), None
+            try:
+                while True:
+                    _, role, runnable, payload = loop.send(reply)
+                    try:
+                        with budget_role(role):
+                            reply = await runnable.ainvoke(payload, child)
+                    except Exception as error:
+                        reply = error
+            except StopIteration as done:
+                tracker = done.value
+        return self._finish(tracker, run_budget.spent)
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self._call_with_config(self._run, input, config, **kwargs)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return await self._acall_with_config(self._arun, input, config, **kwargs)
+
+
+def refine(
+    runnable: Runnable[Any, Any],
+    *,
+    critic: Any = None,
+    editor: Any = None,
+    scorer: Any = None,
+    max_rounds: int = 3,
+    accept: AcceptRule = "not_lower",
+    patience: int | None = 2,
+    threshold: float | None = None,
+    question: QuestionFormatter = question_text,
+    extract: AnswerExtractor | None = None,
+    satisfied: Callable[[str], bool] = critic_is_satisfied,
+    return_result: bool = False,
+) -> Refine:
+    """Wrap a chain or model so its answer is refined with feedback, never ending worse than its draft.
+
+    Args:
+        runnable: produces the draft from the input (a chat model or any chain).
+        critic: a chat model (a dedicated feedback model, given the critic prompt that answers
+            ``NO ISSUES`` when satisfied), or a Runnable or function ``{"question", "draft"} ->
+            feedback``; by default the runnable's own chat model with the critic prompt.
+        editor: a chat model (a dedicated edit model, given the edit prompt), or a Runnable or
+            function ``{"question", "draft", "feedback"} -> new version``; by default the runnable's
+            own model. Chat-model editors reuse the chain's output parser, so versions keep its type.
+        scorer: any verifier (``programmatic(check)``, ``llm_judge(model)``, a function or Runnable);
+            by default an LLM judge on the runnable's own model. Use a programmatic check where you
+            have one: a small model judging itself is a weak guard.
+        max_rounds: the most critique → edit rounds.
+        accept: ``"not_lower"`` (ties pass) or ``"higher"`` (strict gain) to accept an edit.
+        patience: stop after this many rounds in a row without an accepted edit (None: never).
+        threshold: stop once the best score reaches this.
+        question: ``input -> question text`` for the critic, editor and scorer.
+        extract: ``output -> answer`` for the result's ``answer``.
+        satisfied: ``feedback -> bool``, whether the critic found nothing to fix.
+        return_result: return the full TTCResult rather than the best version's output.
+
+    Raises:
+        ValueError: bad rules, or no critic/editor/scorer given and no chat model to default to.
+        BudgetExceeded: the budget could not pay for the draft.
+    """
+    rules = RefineRules(max_rounds=max_rounds, accept=accept, patience=patience, threshold=threshold)
+    return Refine(
+        runnable=runnable,
+        critic=_role_chain(critic, runnable, CRITIC_USER, "critic"),
+        editor=_role_chain(editor, runnable, EDITOR_USER, "editor"),
+        scorer=as_verifier_runnable(scorer) if scorer is not None else _default_scorer(runnable),
+        rules=rules,
+        question=question,
+        extract=extract,
+        satisfied=satisfied,
+        return_result=return_result,
+    )
+
+
+def _default_scorer(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:
+    model = _model_of(runnable)
+    if model is None:
+        raise ValueError(f"refine() cannot find a chat model in {runnable.get_name()!r} to score with; pass scorer=")
+    return llm_judge(model, structured=False)
