@@ -349,6 +349,16 @@ class Budget:
     def parent(self) -> Budget | None:
         return self._parent
 
+    def is_within(self, other: Budget) -> bool:
+        """Whether this budget is ``other`` or one of its descendants (so its spend reaches ``other``).
+
+        Example:
+            >>> parent = Budget()
+            >>> parent.child().is_within(parent), parent.is_within(parent.child())
+            (True, False)
+        """
+        return any(budget is other for budget in self._chain())
+
     def _chain(self) -> Iterator[Budget]:
         budget: Budget | None = self
         while budget is not None:

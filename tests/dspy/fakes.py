@@ -3,29 +3,51 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import dspy
 from dspy.lm15 import Message, Response, TextPart, Usage
 
 
 class UsageEngine:
-    """Answers every request with ``answer`` and reports ``input_tokens``/``output_tokens`` of usage."""
+    """Answers every request with ``answer`` and reports usage; it can fail its first calls, or answer slowly."""
 
-    def __init__(self, answer: str = "4", input_tokens: int = 17, output_tokens: int = 3, fail_first: int = 0):
+    def __init__(
+        self,
+        answer: str = "4",
+        input_tokens: int = 17,
+        output_tokens: int = 3,
+        fail_first: int = 0,
+        reasoning: str | None = None,
+        delay: float = 0.0,
+    ):
         self.answer = answer
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.fail_first = fail_first
+        self.reasoning = reasoning  # set it to answer ChainOfThought, whose replies need a reasoning field
+        self.delay = delay
         self.calls = 0
+        self.active = 0
+        self.peak_active = 0  # the most requests in flight at once: shows whether callers ran in parallel
         self._lock = threading.Lock()
 
     def complete(self, request):
         with self._lock:
             self.calls += 1
             number = self.calls
-        if number <= self.fail_first:
-            raise RuntimeError(f"provider error on call {number}")
+            self.active += 1
+            self.peak_active = max(self.peak_active, self.active)
+        try:
+            time.sleep(self.delay)
+            if number <= self.fail_first:
+                raise RuntimeError(f"provider error on call {number}")
+        finally:
+            with self._lock:
+                self.active -= 1
         text = f"[[ ## answer ## ]]\n{self.answer}\n\n[[ ## completed ## ]]"
+        if self.reasoning is not None:
+            text = f"[[ ## reasoning ## ]]\n{self.reasoning}\n\n{text}"
         usage = Usage(
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,

@@ -195,3 +195,12 @@ def test_32_concurrent_dspy_calls_spend_at_most_the_limit():
     assert budget.spent.total_tokens <= 400
     assert budget.spent.calls == engine.calls == answered
     assert 0 < answered < 32
+
+
+def test_a_budget_the_user_attached_to_the_lm_is_still_charged_inside_a_scope():
+    mine = Budget()
+    dspy.configure(lm=BudgetedLM(usage_lm(UsageEngine()), mine))
+    scope = Budget()
+    with budget_scope(scope):
+        dspy.Predict("question -> answer")(question="q")
+    assert (mine.spent.calls, scope.spent.calls) == (1, 1)

@@ -1,7 +1,8 @@
-"""DSPy adapter: budget enforcement for any DSPy program (and, as they land, strategy modules).
+"""DSPy adapter: budget enforcement for any DSPy program, and test-time-compute strategy modules.
 
 Needs ``pip install 'ttc-plugins[dspy]'``. Inside ``budget_scope(budget)`` the configured LM is charged
-automatically; :class:`BudgetedLM` wraps any other LM explicitly.
+automatically; :class:`BudgetedLM` wraps any other LM explicitly. :class:`SelfConsistency` answers a
+signature by majority vote over sampled predictions, and stays optimizable like any DSPy module.
 
 Example:
     >>> import dspy
@@ -18,5 +19,6 @@ require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
 
 from ttc_plugins.dspy import _scope as _scope  # noqa: E402  (registers the DSPy thread bridge)
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM  # noqa: E402
+from ttc_plugins.dspy.self_consistency import SelfConsistency  # noqa: E402
 
-__all__ = ["BudgetedLM"]
+__all__ = ["BudgetedLM", "SelfConsistency"]

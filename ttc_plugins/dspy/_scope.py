@@ -32,7 +32,9 @@ def dspy_budget_scope(budget: Budget) -> Iterator[None]:
     if isinstance(lm, dspy.BaseLM):
         # An LM already wrapped by an outer scope is unwrapped first, so a call is charged to the
         # innermost budget once (a child budget passes its spend on to its parent itself).
-        overrides["lm"] = BudgetedLM(lm, budget)
+        wrapped = BudgetedLM(lm, budget)
+        wrapped.scope_owned = True
+        overrides["lm"] = wrapped
     with dspy.context(**overrides):
         yield
 

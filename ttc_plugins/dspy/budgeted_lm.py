@@ -92,13 +92,19 @@ class BudgetedLM(dspy.BaseLM):
     """
 
     def __init__(self, lm: dspy.BaseLM, budget: Budget | None = None) -> None:
-        if isinstance(lm, BudgetedLM):  # re-wrapping would charge every call twice
+        if isinstance(lm, BudgetedLM) and (
+            lm.scope_owned or budget is None or lm.budget is None or budget.is_within(lm.budget)
+        ):
+            # Re-wrapping would charge every call twice: the new budget's spend reaches the old one
+            # anyway, or the old wrapper only stood for an outer scope. A budget the user attached to
+            # the LM themselves is kept (wrapped, not replaced), as an explicit handler is in LangChain.
             lm = lm.lm
         if not isinstance(lm, dspy.BaseLM):
             raise TypeError(f"BudgetedLM wraps a dspy.BaseLM, got {type(lm).__name__}")
         # BaseLM.__init__ is not called: every setting is the wrapped LM's, read through below.
         self.lm = lm
         self.budget = budget
+        self.scope_owned = False  # set by budget_scope for the wrapper it installs
         self.callbacks: list[Any] = []  # the wrapped LM fires its own and the global callbacks
 
     # The wrapped LM's identity and settings, read live so later changes to it show through.
@@ -190,7 +196,9 @@ class BudgetedLM(dspy.BaseLM):
         return await self.lm.aforward(prompt=prompt, messages=messages, **kwargs)
 
     def copy(self, **kwargs: Any) -> BudgetedLM:
-        return BudgetedLM(self.lm.copy(**kwargs), self.budget)
+        twin = BudgetedLM(self.lm.copy(**kwargs), self.budget)
+        twin.scope_owned = self.scope_owned
+        return twin
 
     def dump_state(self) -> dict[str, Any]:
         return self.lm.dump_state()

@@ -63,12 +63,7 @@ def _charged_through(scope: Budget | None, budget: Budget) -> bool:
     A strategy runs its samples under a child of the caller's budget; the caller's handler is still
     attached to those runs (callbacks are inherited), and charging both would count the call twice.
     """
-    ancestor = scope.parent if scope is not None else None
-    while ancestor is not None:
-        if ancestor is budget:
-            return True
-        ancestor = ancestor.parent
-    return False
+    return scope is not None and scope is not budget and scope.is_within(budget)
 
 
 def _model_name(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> str | None:
