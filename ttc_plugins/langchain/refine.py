@@ -19,18 +19,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence, RunnableSerializable
-from langchain_core.runnables.config import patch_config
-from pydantic import ConfigDict, Field
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableSequence
+from pydantic import Field
 
-from ttc_plugins.budget import BudgetExceeded, budget_role, strategy_run_scope
+from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
 from ttc_plugins.langchain.llm_judge import llm_judge
 from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
 from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
@@ -40,9 +39,6 @@ from ttc_plugins.strategies.refine import AcceptRule, RefineRules, RefineTracker
 from ttc_plugins.verifiers import parse_verdict
 
 __all__ = ["Refine", "refine"]
-
-# A step the refine loop asks its driver to run: (what, role, runnable, payload).
-Step = tuple[str, str, Runnable[Any, Any], Any]
 
 
 def _model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
@@ -72,10 +68,8 @@ def _role_chain(step: Any, runnable: Runnable[Any, Any], template: str, role: st
     return chain | last if role == "editor" and isinstance(last, BaseOutputParser) else chain
 
 
-class Refine(RunnableSerializable[Any, Any]):
+class Refine(SteppedStrategy):
     """Refines the wrapped Runnable's answer in guarded rounds (build with :func:`refine`)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     runnable: Runnable[Any, Any]
     critic: Runnable[Any, Any]
@@ -85,12 +79,7 @@ class Refine(RunnableSerializable[Any, Any]):
     question: QuestionFormatter = question_text
     extract: AnswerExtractor | None = None
     satisfied: Callable[[str], bool] = critic_is_satisfied
-    return_result: bool = False
     name: str | None = Field(default="refine")
-
-    def with_result(self) -> Refine:
-        """The same strategy, returning the full TTCResult (every version, its score, the stop rule)."""
-        return self.model_copy(update={"return_result": True})
 
     def _version(self, index: int, output: Any, verdict: Any) -> Candidate:
         candidate = make_candidates([output], start=index, extract=self.extract)[0]
@@ -104,20 +93,20 @@ class Refine(RunnableSerializable[Any, Any]):
             return candidate.model_copy(update={"error": f"scoring failed: {invalid}"})
         return candidate.model_copy(update={"verdict": parsed, "score": parsed.score})
 
-    def _loop(self, input: Any) -> Generator[Step, Any, RefineTracker]:
-        """The refine loop, written once; a sync or async driver runs the steps it yields."""
+    def _loop(self, input: Any) -> StrategyLoop:
+        """The refine loop: each ``yield`` runs one call (for its role) and gets its reply back."""
         question = self.question(input)
         tracker = RefineTracker(self.rules)
-        draft = yield ("draft", "generator", self.runnable, input)
+        draft = (yield ("generator", self.runnable, [input]))[0]
         if isinstance(draft, BaseException):
             raise draft  # nothing to refine and nothing to return
-        verdict = yield ("score", "verifier", self.scorer, {"question": question, "candidate": draft})
+        verdict = (yield ("verifier", self.scorer, [{"question": question, "candidate": draft}]))[0]
         tracker.add_draft(first := self._version(0, draft, verdict))
         if first.budget_refused:
             tracker.stop_for_budget()
         while tracker.start_round():
             best = output_text(tracker.best.output)
-            critique = yield ("critique", "critic", self.critic, {"question": question, "draft": best})
+            critique = (yield ("critic", self.critic, [{"question": question, "draft": best}]))[0]
             if isinstance(critique, BudgetExceeded):
                 tracker.stop_for_budget()
                 break
@@ -132,61 +121,18 @@ class Refine(RunnableSerializable[Any, Any]):
                 tracker.critic_satisfied()
                 break
             payload = {"question": question, "draft": best, "feedback": feedback}
-            edited = yield ("edit", "editor", self.editor, payload)
+            edited = (yield ("editor", self.editor, [payload]))[0]
             if isinstance(edited, BudgetExceeded):
                 tracker.stop_for_budget()
                 break
             if isinstance(edited, BaseException):
                 tracker.consider_edit(Candidate(index=index, error=f"edit failed: {type(edited).__name__}: {edited}"))
                 continue
-            verdict = yield ("score", "verifier", self.scorer, {"question": question, "candidate": edited})
+            verdict = (yield ("verifier", self.scorer, [{"question": question, "candidate": edited}]))[0]
             tracker.consider_edit(version := self._version(index, edited, verdict))
             if version.budget_refused:
                 tracker.stop_for_budget()
-        return tracker
-
-    def _finish(self, tracker: RefineTracker, spend: Any) -> Any:
-        result = tracker.result()
-        result.spend = spend
-        return result if self.return_result else result.output
-
-    def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
-        child = patch_config(config, callbacks=run_manager.get_child())
-        with strategy_run_scope(self.get_name()) as run_budget:
-            loop, reply = self._loop(input), None
-            try:
-                while True:
-                    _, role, runnable, payload = loop.send(reply)
-                    try:
-                        with budget_role(role):
-                            reply = runnable.invoke(payload, child)
-                    except Exception as error:  # handed to the loop, which decides what it means
-                        reply = error
-            except StopIteration as done:
-                tracker = done.value
-        return self._finish(tracker, run_budget.spent)
-
-    async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
-        child = patch_config(config, callbacks=run_manager.get_child())
-        with strategy_run_scope(self.get_name()) as run_budget:
-            loop, reply = self._loop(input), None
-            try:
-                while True:
-                    _, role, runnable, payload = loop.send(reply)
-                    try:
-                        with budget_role(role):
-                            reply = await runnable.ainvoke(payload, child)
-                    except Exception as error:
-                        reply = error
-            except StopIteration as done:
-                tracker = done.value
-        return self._finish(tracker, run_budget.spent)
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return self._call_with_config(self._run, input, config, **kwargs)
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await self._acall_with_config(self._arun, input, config, **kwargs)
+        return tracker.result()
 
 
 def refine(
