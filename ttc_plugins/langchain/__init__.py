@@ -16,20 +16,27 @@ require("langchain_core", extra="langchain", adapter="ttc_plugins.langchain")
 from ttc_plugins.langchain.best_of_n import BestOfN, best_of_n  # noqa: E402
 from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler  # noqa: E402
 from ttc_plugins.langchain.ensemble import Ensemble, ensemble  # noqa: E402
+from ttc_plugins.langchain.feedback_edit import FeedbackEdit, feedback_edit  # noqa: E402
 from ttc_plugins.langchain.llm_judge import JudgeReply, llm_judge  # noqa: E402
 from ttc_plugins.langchain.refine import Refine, refine  # noqa: E402
 from ttc_plugins.langchain.self_consistency import SelfConsistency, self_consistency  # noqa: E402
+from ttc_plugins.langchain.tpo import TPO, round_best_scores, tpo  # noqa: E402
 
 __all__ = [
+    "TPO",
     "BestOfN",
     "BudgetCallbackHandler",
     "Ensemble",
+    "FeedbackEdit",
     "JudgeReply",
     "Refine",
     "SelfConsistency",
     "best_of_n",
     "ensemble",
+    "feedback_edit",
     "llm_judge",
     "refine",
+    "round_best_scores",
     "self_consistency",
+    "tpo",
 ]

@@ -22,50 +22,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.output_parsers import BaseOutputParser
-from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableSequence
+from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins.langchain._roles import model_of, output_parser_of, role_runnable
 from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
 from ttc_plugins.langchain.llm_judge import llm_judge
-from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
+from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, judged_candidate, question_text
 from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
 from ttc_plugins.results import Candidate, TTCEvent
 from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text
 from ttc_plugins.strategies.refine import AcceptRule, RefineRules, RefineTracker
-from ttc_plugins.verifiers import parse_verdict
 
 __all__ = ["Refine", "refine"]
-
-
-def _model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
-    """The chat model inside a runnable (itself, or a step of a ``prompt | model | parser`` chain)."""
-    if isinstance(runnable, BaseChatModel):
-        return runnable
-    if isinstance(runnable, RunnableSequence):
-        return next((step for step in runnable.steps if isinstance(step, BaseChatModel)), None)
-    return None
-
-
-def _role_chain(step: Any, runnable: Runnable[Any, Any], template: str, role: str) -> Runnable[Any, Any]:
-    """The critic or editor: a Runnable or function as given, or a chat model (the given one, else the
-    runnable's own) behind the role's prompt."""
-    if step is not None and not isinstance(step, BaseChatModel):
-        if isinstance(step, Runnable):
-            return step
-        if callable(step):
-            return RunnableLambda(step, name=role)
-        raise TypeError(f"{role} must be a chat model, a Runnable or a function of a dict, got {step!r}")
-    model = step if step is not None else _model_of(runnable)
-    if model is None:
-        raise ValueError(f"refine() cannot find a chat model in {runnable.get_name()!r} to act as {role}; pass {role}=")
-    chain = ChatPromptTemplate.from_messages([("user", template)]) | model
-    # The editor's versions should have the draft's type: reuse the chain's own output parser.
-    last = runnable.steps[-1] if isinstance(runnable, RunnableSequence) else None
-    return chain | last if role == "editor" and isinstance(last, BaseOutputParser) else chain
 
 
 class Refine(SteppedStrategy):
@@ -83,15 +53,7 @@ class Refine(SteppedStrategy):
 
     def _version(self, index: int, output: Any, verdict: Any) -> Candidate:
         candidate = make_candidates([output], start=index, extract=self.extract)[0]
-        if isinstance(verdict, BudgetExceeded):
-            return candidate.model_copy(update={"error": f"scoring refused: {verdict}", "budget_refused": True})
-        if isinstance(verdict, BaseException):
-            return candidate.model_copy(update={"error": f"scoring failed: {type(verdict).__name__}: {verdict}"})
-        try:
-            parsed = parse_verdict(verdict)
-        except ValueError as invalid:
-            return candidate.model_copy(update={"error": f"scoring failed: {invalid}"})
-        return candidate.model_copy(update={"verdict": parsed, "score": parsed.score})
+        return judged_candidate(candidate, verdict, step="scoring")
 
     def _loop(self, input: Any) -> StrategyLoop:
         """The refine loop: each ``yield`` runs one call (for its role) and gets its reply back."""
@@ -179,8 +141,15 @@ def refine(
     rules = RefineRules(max_rounds=max_rounds, accept=accept, patience=patience, threshold=threshold)
     return Refine(
         runnable=runnable,
-        critic=_role_chain(critic, runnable, CRITIC_USER, "critic"),
-        editor=_role_chain(editor, runnable, EDITOR_USER, "editor"),
+        critic=role_runnable(critic, role="critic", template=CRITIC_USER, strategy="refine", fallback=runnable),
+        editor=role_runnable(
+            editor,
+            role="editor",
+            template=EDITOR_USER,
+            strategy="refine",
+            fallback=runnable,
+            parser=output_parser_of(runnable),
+        ),
         scorer=as_verifier_runnable(scorer) if scorer is not None else _default_scorer(runnable),
         rules=rules,
         question=question,
@@ -191,7 +160,7 @@ def refine(
 
 
 def _default_scorer(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:
-    model = _model_of(runnable)
+    model = model_of(runnable)
     if model is None:
         raise ValueError(f"refine() cannot find a chat model in {runnable.get_name()!r} to score with; pass scorer=")
     return llm_judge(model, structured=False)

@@ -19,7 +19,14 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from ttc_plugins.budget import BudgetExceeded, budget_role
 from ttc_plugins.results import Candidate, InvalidVerdict, parse_verdict
 
-__all__ = ["QuestionFormatter", "as_verifier_runnable", "averify_candidates", "question_text", "verify_candidates"]
+__all__ = [
+    "QuestionFormatter",
+    "as_verifier_runnable",
+    "averify_candidates",
+    "judged_candidate",
+    "question_text",
+    "verify_candidates",
+]
 
 QuestionFormatter = Callable[[Any], str]
 """Turns a strategy's input into the question text a verifier is shown."""
@@ -73,15 +80,20 @@ def as_verifier_runnable(verifier: Any) -> Runnable[dict[str, Any], Any]:
     return RunnableLambda(call, name=name)
 
 
-def _judged(candidate: Candidate, reply: Any) -> Candidate:
+def judged_candidate(candidate: Candidate, reply: Any, *, step: str = "verification") -> Candidate:
+    """The candidate with the verifier's ``reply`` applied: a verdict and score, or a marked failure.
+
+    A budget refusal marks it ``budget_refused``; an exception or a reply that is no verdict is its
+    ``error`` ("<step> refused: ..." / "<step> failed: ..."), leaving it out of any selection.
+    """
     if isinstance(reply, BudgetExceeded):
-        return candidate.model_copy(update={"error": f"verification refused: {reply}", "budget_refused": True})
+        return candidate.model_copy(update={"error": f"{step} refused: {reply}", "budget_refused": True})
     if isinstance(reply, BaseException):
-        return candidate.model_copy(update={"error": f"verification failed: {type(reply).__name__}: {reply}"})
+        return candidate.model_copy(update={"error": f"{step} failed: {type(reply).__name__}: {reply}"})
     try:
         verdict = parse_verdict(reply)
     except InvalidVerdict as invalid:
-        return candidate.model_copy(update={"error": f"verification failed: {invalid}"})
+        return candidate.model_copy(update={"error": f"{step} failed: {invalid}"})
     return candidate.model_copy(update={"verdict": verdict, "score": verdict.score})
 
 
@@ -101,7 +113,7 @@ def verify_candidates(
         replies = verifier.batch(pairs, config, return_exceptions=True)
     judged = list(candidates)
     for position, reply in zip(positions, replies, strict=True):
-        judged[position] = _judged(candidates[position], reply)
+        judged[position] = judged_candidate(candidates[position], reply)
     return judged
 
 
@@ -116,5 +128,5 @@ async def averify_candidates(
         replies = await verifier.abatch(pairs, config, return_exceptions=True)
     judged = list(candidates)
     for position, reply in zip(positions, replies, strict=True):
-        judged[position] = _judged(candidates[position], reply)
+        judged[position] = judged_candidate(candidates[position], reply)
     return judged
