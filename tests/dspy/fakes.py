@@ -1,7 +1,9 @@
-"""A DSPy LM whose provider reports usage, built on DSPy's own engine interface (no network)."""
+"""DSPy LMs whose provider reports usage, built on DSPy's own engine interface (no network)."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import threading
 import time
 
@@ -61,6 +63,57 @@ class UsageEngine:
         pass
 
 
+def _usage_response(text: str, input_tokens: int, output_tokens: int) -> Response:
+    usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+    message = Message.assistant([TextPart(text)])
+    return Response(id=None, model="fake-usage", message=message, finish_reason="stop", usage=usage)
+
+
+def _fields(**values: str) -> str:
+    """A ChatAdapter reply with these output fields."""
+    return "".join(f"[[ ## {name} ## ]]\n{value}\n\n" for name, value in values.items()) + "[[ ## completed ## ]]"
+
+
+_CANDIDATE_ANSWER = re.compile(r"<candidate>.*?^answer: (.*?)$.*?</candidate>", re.DOTALL | re.MULTILINE)
+
+
+class GradingEngine:
+    """Answers generator calls with ``answers`` in turn, and judge calls (a prompt holding a candidate)
+    with a grade: ``good_score`` when the candidate's answer is ``truth``, else ``bad_score``.
+
+    Grades depend on the candidate only, so results do not depend on the order parallel calls arrive in.
+    ``judge_prompts`` keeps each judge call's last message, to check what the judge was shown.
+    """
+
+    def __init__(self, answers, truth: str, *, good_score: str = "10", bad_score: str = "1", usage=(17, 3)):
+        self._answers = itertools.cycle(answers)
+        self.truth = truth
+        self.good_score = good_score
+        self.bad_score = bad_score
+        self.usage = usage
+        self.generator_calls = 0
+        self.judge_prompts: list[str] = []
+        self._lock = threading.Lock()
+
+    def complete(self, request):
+        last = request.messages[-1].text or ""
+        found = _CANDIDATE_ANSWER.search(last)
+        with self._lock:
+            if found is None:
+                self.generator_calls += 1
+                answer = next(self._answers)
+                text = _fields(reasoning=f"thinking about {answer}", answer=answer)
+            else:
+                self.judge_prompts.append(last)
+                right = found.group(1).strip() == self.truth
+                score = self.good_score if right else self.bad_score
+                text = _fields(critique="matches" if right else "wrong", is_correct=str(right), score=score)
+        return _usage_response(text, *self.usage)
+
+    def close(self):
+        pass
+
+
 class AsyncUsageEngine:
     def __init__(self, sync: UsageEngine):
         self.sync = sync
@@ -72,7 +125,7 @@ class AsyncUsageEngine:
         pass
 
 
-def usage_lm(engine: UsageEngine, max_tokens: int = 20) -> dspy.LM:
+def usage_lm(engine: UsageEngine | GradingEngine, max_tokens: int = 20) -> dspy.LM:
     return dspy.LM(
         "openai/fake-usage",
         engine=engine,

@@ -2,7 +2,8 @@
 
 Needs ``pip install 'ttc-plugins[dspy]'``. Inside ``budget_scope(budget)`` the configured LM is charged
 automatically; :class:`BudgetedLM` wraps any other LM explicitly. :class:`SelfConsistency` answers a
-signature by majority vote over sampled predictions, and stays optimizable like any DSPy module.
+signature by majority vote over sampled predictions; :class:`BestOfN` by the best verified one (a function
+verifier, or an LLM judge with the :class:`JudgeAnswer` signature). Both stay optimizable like any DSPy module.
 
 Example:
     >>> import dspy
@@ -18,7 +19,9 @@ prefer_offline()
 require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
 
 from ttc_plugins.dspy import _scope as _scope  # noqa: E402  (registers the DSPy thread bridge)
+from ttc_plugins.dspy.best_of_n import BestOfN  # noqa: E402
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM  # noqa: E402
+from ttc_plugins.dspy.judge import JudgeAnswer  # noqa: E402
 from ttc_plugins.dspy.self_consistency import SelfConsistency  # noqa: E402
 
-__all__ = ["BudgetedLM", "SelfConsistency"]
+__all__ = ["BestOfN", "BudgetedLM", "JudgeAnswer", "SelfConsistency"]

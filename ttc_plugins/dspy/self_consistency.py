@@ -19,43 +19,19 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
-import logging
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dspy.signatures.signature import Signature
 
-import dspy
-from dspy.signatures.signature import Signature, ensure_signature
-
-from ttc_plugins.answers import AnswerMatcher, extract_answer, group_answers, same_answer
-from ttc_plugins.budget import Budget, strategy_run_scope
-from ttc_plugins.dspy.budgeted_lm import BudgetedLM
-from ttc_plugins.results import Candidate
-from ttc_plugins.strategies.candidates import make_candidates, voted_result
+from ttc_plugins.answers import AnswerMatcher, group_answers, same_answer
+from ttc_plugins.dspy._sampling import SamplingModule
+from ttc_plugins.results import Candidate, TTCResult
+from ttc_plugins.strategies.candidates import voted_result
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 from ttc_plugins.strategies.select import AdaptiveStop
 
 __all__ = ["SelfConsistency"]
 
-logger = logging.getLogger(__name__)
 
-_RUN_NAME = "self_consistency"
-
-
-@dataclass
-class _Sample:
-    """One draw: its prediction (or the exception raised instead), its own trace, and its budget."""
-
-    budget: Budget
-    outcome: Any = None
-    trace: list[Any] = field(default_factory=list)
-
-
-class SelfConsistency(dspy.Module):
+class SelfConsistency(SamplingModule):
     """Answer a signature by majority vote over up to ``n`` sampled predictions.
 
     Each wave's samples run in parallel; a sample that raises (an unparseable reply, a provider
@@ -85,6 +61,8 @@ class SelfConsistency(dspy.Module):
         BudgetExceeded: the budget could not pay for even one sample.
     """
 
+    run_name = "self_consistency"
+
     def __init__(
         self,
         signature: str | type[Signature],
@@ -98,135 +76,26 @@ class SelfConsistency(dspy.Module):
         temperature: float | None = 0.7,
         num_threads: int | None = None,
     ) -> None:
-        super().__init__()
-        signature = ensure_signature(signature)
-        outputs = list(signature.output_fields)
-        if answer_field is not None and answer_field not in outputs:
-            raise ValueError(f"answer_field {answer_field!r} is not an output field of the signature: {outputs}")
-        if num_threads is not None and (
-            isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
-        ):
-            raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
-        self.generate = dspy.ChainOfThought(signature) if chain_of_thought else dspy.Predict(signature)
-        self.n = n
+        super().__init__(
+            signature,
+            n=n,
+            wave_size=wave_size,
+            answer_field=answer_field,
+            same=same,
+            chain_of_thought=chain_of_thought,
+            temperature=temperature,
+            num_threads=num_threads,
+        )
         self.adaptive = AdaptiveStop() if adaptive is True else (adaptive or None)
-        self.wave_size = wave_size
-        self.answer_field = answer_field or outputs[-1]
-        self.same = same
-        self.temperature = temperature
-        self.num_threads = num_threads
         self._plan()  # bad n or wave_size fail here, not at the first call
 
     def _plan(self) -> SamplingPlan:
         return SamplingPlan(self.n, wave_size=self.wave_size, adaptive=self.adaptive, same=self.same)
 
-    def _answer_of(self, prediction: dspy.Prediction) -> str | None:
-        value = prediction.get(self.answer_field)
-        text = "" if value is None else str(value)
-        return extract_answer(text) or text.strip() or None
+    def _select(self, candidates: list[Candidate], plan: SamplingPlan) -> TTCResult:
+        return voted_result(candidates, stop_reason=plan.stop_reason or "done", same=self.same)
 
-    def _new_samples(
-        self, run_budget: Budget, inputs: dict[str, Any], start: int, count: int
-    ) -> list[tuple[_Sample, dict[str, Any]]]:
-        """Each sample's budget and call arguments: a distinct rollout_id, and an LM charged to that budget.
-
-        A caller's own ``config`` and ``lm`` (as ``dspy.Predict`` takes them) are honoured; its
-        ``rollout_id``, else the LM's, is where the samples' rollout_ids start.
-        """
-        predictor = getattr(self.generate, "predict", self.generate)
-        # Looked up per run, never stored: inside the run scope the configured LM is the budgeted one.
-        lm = inputs.get("lm") or predictor.lm or dspy.settings.lm
-        config = dict(inputs.get("config") or {})
-        base = config.get("rollout_id") or (getattr(lm, "kwargs", None) or {}).get("rollout_id") or 0
-        if self.temperature is not None:
-            config.setdefault("temperature", self.temperature)
-        prepared = []
-        for index in range(start, start + count):
-            sample = _Sample(budget=run_budget.child(name=f"{_RUN_NAME} sample {index}"))
-            arguments = {**inputs, "config": {**config, "rollout_id": base + index}}
-            if isinstance(lm, dspy.BaseLM):
-                # Per-sample budgets give each candidate its exact tokens; a predictor's own LM is charged too.
-                arguments["lm"] = BudgetedLM(lm, sample.budget)
-            prepared.append((sample, arguments))
-        return prepared
-
-    def _draw(self, sample: _Sample, arguments: dict[str, Any]) -> _Sample:
-        # A trace of its own per sample: only the samples that agree with the winner reach the caller's.
-        with dspy.context(trace=sample.trace):
-            try:
-                sample.outcome = self.generate(**arguments)
-            except Exception as error:  # one failed sample is a failed candidate, not a failed run
-                sample.outcome = error
-        return sample
-
-    async def _adraw(self, sample: _Sample, arguments: dict[str, Any]) -> _Sample:
-        with dspy.context(trace=sample.trace):
-            try:
-                sample.outcome = await self.generate.acall(**arguments)
-            except Exception as error:
-                sample.outcome = error
-        return sample
-
-    def _candidates(self, samples: list[_Sample], start: int) -> list[Candidate]:
-        candidates = make_candidates([s.outcome for s in samples], start=start, extract=self._answer_of)
-        for candidate, sample in zip(candidates, samples, strict=True):
-            spent = sample.budget.spent
-            candidate.input_tokens, candidate.output_tokens = spent.input_tokens, spent.output_tokens
-            if not candidate.ok:
-                logger.debug("self-consistency sample %d failed: %s", candidate.index, candidate.error)
-        return candidates
-
-    @contextlib.contextmanager
-    def _thread_pool(self) -> Iterator[ThreadPoolExecutor]:
-        # Our own pool rather than dspy.Parallel: Parallel deep-copies the usage tracker per thread, so
-        # track_usage lost every sample; a copied context carries DSPy's settings, the budget and the
-        # callback parent as they are.
-        threads = min(self.n, self.num_threads or dspy.settings.num_threads or 1)
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ttc-self-consistency") as pool:
-            yield pool
-
-    def forward(self, **inputs: Any) -> dspy.Prediction:
-        plan, candidates, samples = self._plan(), [], []
-        with strategy_run_scope(_RUN_NAME) as run_budget, self._thread_pool() as pool:
-            while wave := plan.next_wave(candidates):
-                futures = [
-                    pool.submit(contextvars.copy_context().run, self._draw, sample, arguments)
-                    for sample, arguments in self._new_samples(run_budget, inputs, len(samples), wave)
-                ]
-                drawn = [future.result() for future in futures]
-                candidates += self._candidates(drawn, start=len(samples))
-                samples += drawn
-        return self._finish(candidates, samples, plan, run_budget)
-
-    async def aforward(self, **inputs: Any) -> dspy.Prediction:
-        plan, candidates, samples = self._plan(), [], []
-        with strategy_run_scope(_RUN_NAME) as run_budget:
-            while wave := plan.next_wave(candidates):
-                prepared = self._new_samples(run_budget, inputs, len(samples), wave)
-                drawn = list(await asyncio.gather(*(self._adraw(sample, arguments) for sample, arguments in prepared)))
-                candidates += self._candidates(drawn, start=len(samples))
-                samples += drawn
-        return self._finish(candidates, samples, plan, run_budget)
-
-    def _finish(
-        self, candidates: list[Candidate], samples: list[_Sample], plan: SamplingPlan, run_budget: Budget
-    ) -> dspy.Prediction:
-        result = voted_result(candidates, stop_reason=plan.stop_reason or "done", same=self.same)
-        result.spend = run_budget.spent
-        self._pass_on_trace(candidates, samples, result.chosen)
-        return dspy.Prediction(**dict(result.output.items()), ttc_result=result)
-
-    def _pass_on_trace(self, candidates: list[Candidate], samples: list[_Sample], chosen: int | None) -> None:
-        """Extend the caller's trace with the samples that gave the winning answer, as ``dspy.BestOfN`` does.
-
-        BootstrapFewShot turns a traced step into a demo when the program's answer passes the metric,
-        so a sample that voted for a losing answer must not be in the trace.
-        """
-        trace, limit = dspy.settings.trace, dspy.settings.max_trace_size
-        if trace is None or limit <= 0 or chosen is None:
-            return
+    def _traced_positions(self, candidates: list[Candidate], chosen: int) -> list[int]:
+        """Every sample that gave the winning answer: each is a good demo when the answer passes the metric."""
         answers = [c.answer if c.ok else None for c in candidates]
-        winners = next((group for group in group_answers(answers, self.same) if chosen in group), [chosen])
-        for position in winners:
-            trace.extend(samples[position].trace)
-        del trace[: max(0, len(trace) - limit)]
+        return next((group for group in group_answers(answers, self.same) if chosen in group), [chosen])
