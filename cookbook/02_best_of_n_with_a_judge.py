@@ -19,7 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from ttc_plugins import Budget, budget_scope
 from ttc_plugins.langchain import best_of_n, llm_judge
-from ttc_plugins.local import local_chat_model, model_endpoint
+from ttc_plugins.local import local_chat_model, local_judge_model, model_endpoint
 from ttc_plugins.prompts import ANSWER_FORMAT
 from ttc_plugins.verifiers import programmatic
 
@@ -44,7 +44,8 @@ def show(title: str, result) -> None:
 def main() -> None:
     with model_endpoint() as (base_url, model):
         sampler = local_chat_model(base_url, model=model, temperature=0.7, max_tokens=128)
-        judge_model = local_chat_model(base_url, model=model, temperature=0.0, max_tokens=96)
+        # On llama.cpp's server a JSON grammar makes even the tiny judge answer with a parseable score.
+        judge_model = local_judge_model(base_url, model=model)
         chain = (
             ChatPromptTemplate.from_messages([("user", "{question} " + ANSWER_FORMAT)]) | sampler | StrOutputParser()
         )

@@ -47,6 +47,7 @@ __all__ = [
     "endpoint_from_env",
     "local_chat_model",
     "local_dspy_lm",
+    "local_judge_model",
     "local_server",
     "model_endpoint",
 ]
@@ -260,6 +261,27 @@ def local_chat_model(base_url: str, *, model: str | None = None, **kwargs: Any) 
         api_key=_api_key(base_url),
         **_with_legacy_max_tokens(options),
     )
+
+
+def local_judge_model(base_url: str, *, model: str | None = None, **kwargs: Any) -> Any:
+    """A chat model to use with ``llm_judge`` on llama.cpp's server, whose replies always parse.
+
+    llama.cpp turns a JSON schema in ``response_format`` into a grammar that constrains decoding, so
+    even the 135M model always answers with the judge's JSON (``score``, ``is_correct``,
+    ``critique``); without it, a tiny judge mostly forgets the score. Whether its scores mean much
+    is another matter (measure it). Other servers: use ``llm_judge(model, structured=True)``.
+
+    Example:
+        >>> judge = local_judge_model("http://127.0.0.1:8765/v1")
+        >>> judge.model_kwargs["response_format"]["type"], judge.temperature
+        ('json_object', 0.0)
+    """
+    from ttc_plugins.langchain.llm_judge import JudgeReply
+
+    options: dict[str, Any] = {"temperature": 0.0, "max_tokens": 120, **kwargs}
+    schema = {"type": "json_object", "schema": JudgeReply.model_json_schema()}
+    options["model_kwargs"] = {"response_format": schema, **(options.get("model_kwargs") or {})}
+    return local_chat_model(base_url, model=model, **options)
 
 
 def local_dspy_lm(base_url: str, *, model: str | None = None, **kwargs: Any) -> Any:

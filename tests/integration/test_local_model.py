@@ -170,6 +170,8 @@ def test_ttc_serve_serves_until_ctrl_c(tmp_path):
             ["all 8 samples:", "adaptive: answer", "inside a 500-token budget", "stop 'budget'"],
         ),
         ("02_best_of_n_with_a_judge.py", ["LLM judge: chose", "verifier 4 calls", "weighted by score: chose"]),
+        ("04_refine_an_answer.py", ["What is 6 + 3?  -> returned version #", "stop rule: ", "[draft   ]", "critic"]),
+        ("05_feedback_and_edit_models.py", ["#0 (draft, ", "edit of draft #", "chosen: #", "feedback"]),
     ],
 )
 def test_cookbook_recipes_run_on_the_embedded_model(local_base_url, recipe, expected):
