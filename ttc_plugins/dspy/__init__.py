@@ -3,7 +3,9 @@
 Needs ``pip install 'ttc-plugins[dspy]'``. Inside ``budget_scope(budget)`` the configured LM is charged
 automatically; :class:`BudgetedLM` wraps any other LM explicitly. :class:`SelfConsistency` answers a
 signature by majority vote over sampled predictions; :class:`BestOfN` by the best verified one (a function
-verifier, or an LLM judge with the :class:`JudgeAnswer` signature). Both stay optimizable like any DSPy module.
+verifier, or an LLM judge with the :class:`JudgeAnswer` signature). :class:`Refine`, :class:`FeedbackEdit` and
+:class:`TPO` refine with feedback, never returning a version scored lower than the best. All stay optimizable
+like any DSPy module: their predictors are attributes.
 
 Example:
     >>> import dspy
@@ -21,7 +23,10 @@ require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
 from ttc_plugins.dspy import _scope as _scope  # noqa: E402  (registers the DSPy thread bridge)
 from ttc_plugins.dspy.best_of_n import BestOfN  # noqa: E402
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM  # noqa: E402
+from ttc_plugins.dspy.feedback_edit import FeedbackEdit  # noqa: E402
 from ttc_plugins.dspy.judge import JudgeAnswer  # noqa: E402
+from ttc_plugins.dspy.refine import Refine  # noqa: E402
 from ttc_plugins.dspy.self_consistency import SelfConsistency  # noqa: E402
+from ttc_plugins.dspy.tpo import TPO  # noqa: E402
 
-__all__ = ["BestOfN", "BudgetedLM", "JudgeAnswer", "SelfConsistency"]
+__all__ = ["TPO", "BestOfN", "BudgetedLM", "FeedbackEdit", "JudgeAnswer", "Refine", "SelfConsistency"]

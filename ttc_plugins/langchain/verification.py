@@ -16,8 +16,9 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from ttc_plugins.budget import BudgetExceeded, budget_role
-from ttc_plugins.results import Candidate, InvalidVerdict, parse_verdict
+from ttc_plugins.budget import budget_role
+from ttc_plugins.results import Candidate
+from ttc_plugins.strategies.candidates import apply_verdict
 
 __all__ = [
     "QuestionFormatter",
@@ -81,20 +82,8 @@ def as_verifier_runnable(verifier: Any) -> Runnable[dict[str, Any], Any]:
 
 
 def judged_candidate(candidate: Candidate, reply: Any, *, step: str = "verification") -> Candidate:
-    """The candidate with the verifier's ``reply`` applied: a verdict and score, or a marked failure.
-
-    A budget refusal marks it ``budget_refused``; an exception or a reply that is no verdict is its
-    ``error`` ("<step> refused: ..." / "<step> failed: ..."), leaving it out of any selection.
-    """
-    if isinstance(reply, BudgetExceeded):
-        return candidate.model_copy(update={"error": f"{step} refused: {reply}", "budget_refused": True})
-    if isinstance(reply, BaseException):
-        return candidate.model_copy(update={"error": f"{step} failed: {type(reply).__name__}: {reply}"})
-    try:
-        verdict = parse_verdict(reply)
-    except InvalidVerdict as invalid:
-        return candidate.model_copy(update={"error": f"{step} failed: {invalid}"})
-    return candidate.model_copy(update={"verdict": verdict, "score": verdict.score})
+    """Apply a verifier's reply to a candidate (see :func:`ttc_plugins.strategies.candidates.apply_verdict`)."""
+    return apply_verdict(candidate, reply, step=step)
 
 
 def _pending(candidates: list[Candidate], question: str) -> tuple[list[int], list[dict[str, Any]]]:

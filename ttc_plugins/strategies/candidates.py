@@ -19,10 +19,18 @@ from typing import Any
 
 from ttc_plugins.answers import AnswerMatcher, extract_answer, same_answer
 from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.results import AllCandidatesFailed, Candidate, StopReason, TTCEvent, TTCResult
+from ttc_plugins.results import (
+    AllCandidatesFailed,
+    Candidate,
+    InvalidVerdict,
+    StopReason,
+    TTCEvent,
+    TTCResult,
+    parse_verdict,
+)
 from ttc_plugins.strategies.select import best_by_score, first_above, majority_vote, weighted_vote
 
-__all__ = ["AnswerExtractor", "make_candidates", "output_text", "scored_result", "voted_result"]
+__all__ = ["AnswerExtractor", "apply_verdict", "make_candidates", "output_text", "scored_result", "voted_result"]
 
 AnswerExtractor = Callable[[Any], "str | None"]
 
@@ -43,10 +51,15 @@ def output_text(output: Any) -> str:
         return "".join(
             p if isinstance(p, str) else str(p.get("text", "")) for p in content if isinstance(p, str | dict)
         )
+    if not isinstance(output, Mapping) and callable(getattr(output, "toDict", None)):
+        output = output.toDict()  # a dspy.Prediction: read its fields, not its repr
     if isinstance(output, Mapping):
         for key in ("answer", "output", "text", "content", "result"):
             if isinstance(output.get(key), str):
                 return output[key]
+        texts = [value for value in output.values() if isinstance(value, str)]
+        if texts:
+            return texts[-1]
     return str(output)
 
 
@@ -99,6 +112,34 @@ def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtrac
             )
         )
     return candidates
+
+
+def apply_verdict(candidate: Candidate, reply: Any, *, step: str = "verification") -> Candidate:
+    """The candidate with a verifier's ``reply`` applied: a verdict and score, or a marked failure.
+
+    A budget refusal marks it ``budget_refused`` (keeping the exception); an exception or a reply
+    that is no verdict becomes its ``error`` ("<step> refused: ..." / "<step> failed: ..."), which
+    leaves it out of any selection. Every shell applies verdicts through this one function.
+
+    Example:
+        >>> apply_verdict(Candidate(index=0, output="4"), 0.5).score
+        0.5
+        >>> apply_verdict(Candidate(index=0, output="4"), "great!").error
+        "verification failed: verifier returned str, not a Verdict, bool, number or mapping: 'great!'"
+    """
+    if isinstance(reply, BudgetExceeded):
+        refused = candidate.model_copy(update={"error": f"{step} refused: {reply}", "budget_refused": True})
+        refused._exception = reply
+        return refused
+    if isinstance(reply, BaseException):
+        failed = candidate.model_copy(update={"error": f"{step} failed: {type(reply).__name__}: {reply}"})
+        failed._exception = reply
+        return failed
+    try:
+        verdict = parse_verdict(reply)
+    except InvalidVerdict as invalid:
+        return candidate.model_copy(update={"error": f"{step} failed: {invalid}"})
+    return candidate.model_copy(update={"verdict": verdict, "score": verdict.score})
 
 
 def _raise_if_nothing_to_return(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -174,7 +215,11 @@ def scored_result(
     if best is None:
         best = best_by_score(scores)
     if best is None:
-        first_failure = next((c.error for c in candidates if c.error), "no candidate was scored")
+        failures = [c for c in candidates if c.error]
+        refused = [c for c in failures if c.budget_refused and c.exception is not None]
+        if refused and len(refused) == len([c for c in failures if c.output is not None]):
+            raise refused[0].exception  # the budget could pay for no verification at all: say which limit
+        first_failure = failures[0].error if failures else "no candidate was scored"
         raise AllCandidatesFailed(f"no candidate could be verified; the first failure: {first_failure}")
     winner = candidates[best]
     return TTCResult(

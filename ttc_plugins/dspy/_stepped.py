@@ -1,0 +1,322 @@
+"""The refine family's stepped run: one decision loop per strategy, driven sync or async.
+
+Refine, FeedbackEdit and TPO each write their decisions once, as a generator that yields
+:class:`Step` objects ("make these calls of this predictor, or of the scorer, charged to this role")
+and reads the outcomes back (exceptions as values), as the LangChain shells do. ``run_steps`` runs a
+step's calls in a thread pool that copies the context, ``arun_steps`` with ``asyncio.gather``; so
+``forward`` and ``aforward`` share every decision. Each call has its own child budget (its exact
+tokens), its own trace (only the steps that made the returned version reach the caller's trace)
+and, when several samples of one predictor are drawn, its own ``rollout_id``. Nothing is deep-copied
+and nothing is stored on the module during a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import inspect
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+from dspy.signatures.signature import Signature
+
+from ttc_plugins.answers import extract_answer
+from ttc_plugins.budget import Budget, budget_role
+from ttc_plugins.dspy._sampling import signature_inputs
+from ttc_plugins.dspy.budgeted_lm import BudgetedLM
+from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
+from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
+from ttc_plugins.results import Candidate, InvalidVerdict, TTCResult
+from ttc_plugins.strategies.candidates import apply_verdict, make_candidates
+
+__all__ = [
+    "Call",
+    "FunctionScorer",
+    "Step",
+    "StepLoop",
+    "StepRun",
+    "answer_of",
+    "arun_steps",
+    "judged",
+    "pass_on",
+    "positive_int",
+    "prediction_of",
+    "run_steps",
+    "scorer_parts",
+    "version_of",
+]
+
+
+def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """``value`` if it is an integer of at least ``minimum``, else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    return value
+
+
+def answer_of(prediction: dspy.Prediction, answer_field: str) -> str | None:
+    """The final answer in a version's answer field ("Answer: ...", a last number), else its stripped text."""
+    value = prediction.get(answer_field)
+    text = "" if value is None else str(value)
+    return extract_answer(text) or text.strip() or None
+
+
+@dataclass
+class Call:
+    """One call of a step: its arguments, its budget, its outcome (the reply or the exception raised
+    instead) and its own trace."""
+
+    arguments: dict[str, Any]
+    budget: Budget | None = None
+    outcome: Any = None
+    trace: list[Any] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return isinstance(self.outcome, BaseException)
+
+
+@dataclass
+class Step:
+    """Make ``calls`` of ``target`` (a predictor, or the scorer), charged to ``role``."""
+
+    role: str
+    target: Any
+    calls: list[Call]
+
+
+StepLoop = Generator[Step, list[Call], tuple[TTCResult, list[list[Any]]]]
+"""A strategy's decisions: yields steps, receives their calls back with outcomes, and returns the result
+and the traces of the calls that made the returned version."""
+
+
+class FunctionScorer:
+    """Calls ``scorer(inputs, prediction)``, sync or async, from either driver.
+
+    A plain object, not a ``dspy.Module``: optimizers never see (or tune) a judge module inside it, as
+    ``dspy.Refine`` hides its ``reward_fn``.
+    """
+
+    def __init__(self, scorer: Callable[..., Any]) -> None:
+        self.scorer = scorer
+
+    def __call__(self, *, inputs: dict[str, Any], prediction: dspy.Prediction) -> Any:
+        reply = self.scorer(inputs, prediction)
+        return _wait_for(reply) if inspect.isawaitable(reply) else reply
+
+    async def acall(self, *, inputs: dict[str, Any], prediction: dspy.Prediction) -> Any:
+        if inspect.iscoroutinefunction(self.scorer):
+            return await self.scorer(inputs, prediction)
+        # A plain function may block (run tests, call a service, call an LM): keep it off the event loop.
+        reply = await asyncio.to_thread(self.scorer, inputs, prediction)
+        return await reply if inspect.isawaitable(reply) else reply
+
+
+def _wait_for(awaitable: Any) -> Any:
+    async def wait() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop in this thread (a worker, or a plain script): run one
+        return asyncio.run(wait())
+    # Called from a thread that runs a loop (a notebook): wait on a loop of its own in another thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(contextvars.copy_context().run, asyncio.run, wait()).result()
+
+
+def scorer_parts(scorer: Any, rubric: str | None) -> tuple[dspy.Module | None, FunctionScorer | None, str]:
+    """Split what a user passed as a scorer into an optimizable judge predictor or a hidden function.
+
+    Returns ``(judge, function, rubric)``: ``judge`` for ``"llm"``, a judge signature, or a
+    ``dspy.Predict``/``ChainOfThought`` over one (the module stores it as an attribute so optimizers tune
+    it); ``function`` for anything else callable as ``scorer(inputs, prediction)``.
+    """
+    if isinstance(scorer, str) and scorer != "llm":
+        raise ValueError(f"the only scorer given by name is 'llm', got {scorer!r}")
+    judge: dspy.Module | None = None
+    if scorer == "llm" or (isinstance(scorer, type) and issubclass(scorer, Signature)):
+        judge = dspy.Predict(JudgeAnswer if scorer == "llm" else scorer)
+    elif isinstance(scorer, dspy.Module) and isinstance(getattr(scorer, "predict", scorer), dspy.Predict):
+        judge = scorer
+    if judge is not None:
+        check_judge_signature(getattr(judge, "predict", judge).signature)
+        return judge, None, rubric or JUDGE_DEFAULT_RUBRIC
+    if not callable(scorer):
+        raise TypeError(
+            "a scorer is a function (inputs, prediction) -> Verdict | float | bool, 'llm', a judge signature, "
+            f"or a dspy.Predict over one; got {scorer!r}"
+        )
+    if rubric is not None:
+        raise ValueError("rubric is for an LLM judge; a function scorer has its own checks")
+    return None, FunctionScorer(scorer), JUDGE_DEFAULT_RUBRIC
+
+
+class StepRun:
+    """One call of a refine-family module: its budget, the caller's ``config`` and ``lm``, and the
+    rollout count of each sampled predictor. Created per call, never stored on the module.
+
+    Args:
+        budget: the run's budget (from ``strategy_run_scope``); each call gets a child of it.
+        inputs: the module call's keyword arguments: the signature's inputs, plus ``config`` and ``lm``
+            as ``dspy.Predict`` takes them.
+        temperature: the temperature of sampled calls; None keeps the LM's (or the caller's) own.
+    """
+
+    def __init__(self, budget: Budget, inputs: dict[str, Any], *, temperature: float | None) -> None:
+        self.budget = budget
+        self.inputs = signature_inputs(inputs)
+        self._lm = inputs.get("lm")
+        self._config = dict(inputs.get("config") or {})
+        self._temperature = temperature
+        self._rollouts: dict[int, int] = {}
+
+    def ask(self, role: str, module: dspy.Module, payloads: list[dict[str, Any]], *, sampled: bool = False) -> Step:
+        """Calls of a predictor (or a module around one), one per payload.
+
+        ``sampled`` calls may repeat a request (several drafts of one question, a second critique of an
+        unchanged draft): each gets the next ``rollout_id`` of its predictor, counted from the caller's
+        (else the LM's) rollout_id, so DSPy's cache does not hand back one answer again.
+        """
+        predictor = getattr(module, "predict", module)
+        # A predictor's own LM (a dedicated critic or judge model) wins; then the call's; then the configured one.
+        lm = getattr(predictor, "lm", None) or self._lm or dspy.settings.lm
+        base = self._config.get("rollout_id") or (getattr(lm, "kwargs", None) or {}).get("rollout_id") or 0
+        calls = []
+        for payload in payloads:
+            config = dict(self._config)
+            if sampled:
+                count = self._rollouts.get(id(predictor), 0)
+                self._rollouts[id(predictor)] = count + 1
+                config["rollout_id"] = base + count
+                if self._temperature is not None:
+                    config.setdefault("temperature", self._temperature)
+            budget = self.budget.child()
+            arguments = {**payload, "config": config}
+            if isinstance(lm, dspy.BaseLM):
+                # Charged to the call's own budget (its exact tokens), which passes it on to the run's.
+                arguments["lm"] = BudgetedLM(lm, budget)
+            calls.append(Call(arguments, budget))
+        return Step(role, module, calls)
+
+    def score(
+        self,
+        role: str,
+        judge: dspy.Module | None,
+        function: FunctionScorer | None,
+        rubric: str,
+        predictions: list[dspy.Prediction],
+    ) -> Step:
+        """Scoring calls, one per version: of the judge predictor when there is one, else of the function."""
+        if judge is not None:
+            signature = getattr(judge, "predict", judge).signature
+            return self.ask(role, judge, [judge_inputs(signature, self.inputs, p, rubric) for p in predictions])
+        return Step(role, function, [Call({"inputs": dict(self.inputs), "prediction": p}) for p in predictions])
+
+
+def version_of(call: Call, index: int, answer_field: str) -> Candidate:
+    """The candidate a predictor call made (or its failure), with the call's tokens."""
+    candidate = make_candidates([call.outcome], start=index, extract=lambda p: answer_of(p, answer_field))[0]
+    if call.budget is not None:
+        spent = call.budget.spent
+        candidate.input_tokens, candidate.output_tokens = spent.input_tokens, spent.output_tokens
+    return candidate
+
+
+def judged(candidate: Candidate, reply: Any, *, step: str) -> Candidate:
+    """The candidate with a scoring reply applied: a verdict and score, or a marked failure.
+
+    A ``dspy.Prediction`` reply is read as an LLM judge's (score 0-10); anything else as a verdict, a
+    number in [0, 1] or a bool. A budget refusal marks the candidate ``budget_refused``.
+
+    Example:
+        >>> judged(Candidate(index=0, output="x"), 0.5, step="scoring").score
+        0.5
+        >>> judged(Candidate(index=0, output="x"), "great!", step="scoring").error
+        "scoring failed: verifier returned str, not a Verdict, bool, number or mapping: 'great!'"
+    """
+    if isinstance(reply, dspy.Prediction):
+        try:
+            reply = verdict_of(reply)
+        except InvalidVerdict as invalid:
+            return candidate.model_copy(update={"error": f"{step} failed: {invalid}"})
+    return apply_verdict(candidate, reply, step=step)
+
+
+def _call(target: Any, call: Call) -> None:
+    with dspy.context(trace=call.trace):
+        try:
+            call.outcome = target(**call.arguments)
+        except Exception as error:  # one failed call is the strategy's to judge, not a failed run
+            call.outcome = error
+
+
+async def _acall(target: Any, call: Call) -> None:
+    with dspy.context(trace=call.trace):
+        try:
+            call.outcome = await target.acall(**call.arguments)
+        except Exception as error:
+            call.outcome = error
+
+
+def run_steps(loop: StepLoop, *, num_threads: int | None = None) -> tuple[TTCResult, list[list[Any]]]:
+    """Run a strategy's steps; the calls of a step run in parallel, up to ``num_threads`` (DSPy's setting
+    by default), in a pool that copies the context (DSPy's settings, the budget and the role)."""
+    threads = num_threads or dspy.settings.num_threads or 1
+    with contextlib.ExitStack() as stack:
+        pool: ThreadPoolExecutor | None = None
+        calls: list[Call] | None = None
+        while True:
+            try:
+                step = loop.send(calls)
+            except StopIteration as done:
+                return done.value
+            with budget_role(step.role):
+                if len(step.calls) == 1 or threads == 1:
+                    for call in step.calls:
+                        _call(step.target, call)
+                else:
+                    if pool is None:
+                        pool = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="ttc-refine"))
+                    futures = [
+                        pool.submit(contextvars.copy_context().run, _call, step.target, call) for call in step.calls
+                    ]
+                    for future in futures:
+                        future.result()
+            calls = step.calls
+
+
+async def arun_steps(loop: StepLoop) -> tuple[TTCResult, list[list[Any]]]:
+    """Run a strategy's steps on the event loop; the calls of a step run concurrently."""
+    calls: list[Call] | None = None
+    while True:
+        try:
+            step = loop.send(calls)
+        except StopIteration as done:
+            return done.value
+        with budget_role(step.role):
+            await asyncio.gather(*(_acall(step.target, call) for call in step.calls))
+        calls = step.calls
+
+
+def pass_on(traces: list[list[Any]]) -> None:
+    """Extend the caller's trace with these calls' steps, keeping DSPy's size limit.
+
+    BootstrapFewShot turns every traced step into a demo when the program's answer passes the metric,
+    so only the steps that made the returned version may reach it: not a rejected edit, not a losing draft.
+    """
+    trace, limit = dspy.settings.trace, dspy.settings.max_trace_size
+    if trace is None or limit <= 0:
+        return
+    for steps in traces:
+        trace.extend(steps)
+    del trace[: max(0, len(trace) - limit)]
+
+
+def prediction_of(result: TTCResult, **extra: Any) -> dspy.Prediction:
+    """The returned version's fields, with ``ttc_result`` (and any ``extra`` fields) beside them."""
+    return dspy.Prediction(**dict(result.output.items()), ttc_result=result, **extra)

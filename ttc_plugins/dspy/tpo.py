@@ -1,0 +1,209 @@
+"""Test-time preference optimisation (TPO) as a DSPy module: improve responses with textual "gradients".
+
+Each round samples ``samples`` responses and scores them. Between rounds, the best-scored response so far
+is "chosen" and the worst "rejected" (:func:`~ttc_plugins.strategies.refine.preference_pair`); the
+``loss`` predictor explains why chosen beats rejected, the ``gradient`` predictor turns that into concrete
+suggestions, and the ``update`` predictor writes the next round's responses from the chosen one and the
+suggestions. The result is the best-scored response over all rounds; each round's best score (the curve
+the TPO paper reports) is in the ``round_best`` events and on the prediction as ``round_best_scores``.
+Rounds, events and stop reasons are the LangChain shell's. Calls are charged by role: "generator"
+(samples and updates), "verifier" (scorer), "critic" (loss and gradient).
+
+Example:
+    >>> import dspy
+    >>> from dspy.utils.dummies import DummyLM
+    >>> replies = [
+    ...     {"reasoning": "r", "answer": "short"},  # round 0: two samples
+    ...     {"reasoning": "r", "answer": "a bit longer"},
+    ...     {"analysis": "longer is better"},  # the loss
+    ...     {"suggestions": "write more"},  # the gradient
+    ...     {"answer": "the longest answer of all"},  # round 1: two updates
+    ...     {"answer": "longer"},
+    ... ]
+    >>> def by_length(inputs, prediction):
+    ...     return min(len(prediction.answer) / 30, 1.0)
+    >>> solve = TPO("question -> answer", scorer=by_length, samples=2, rounds=1, num_threads=1)
+    >>> with dspy.context(lm=DummyLM(replies)):
+    ...     prediction = solve(question="Describe the sea.")
+    >>> prediction.answer, prediction.round_best_scores
+    ('the longest answer of all', [0.4, 0.8333333333333334])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dspy
+from dspy.signatures.signature import Signature, ensure_signature
+
+from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
+from ttc_plugins.dspy._refine_signatures import (
+    fenced,
+    gradient_signature,
+    loss_signature,
+    update_signature,
+)
+from ttc_plugins.dspy._stepped import (
+    Call,
+    StepLoop,
+    StepRun,
+    arun_steps,
+    judged,
+    pass_on,
+    positive_int,
+    prediction_of,
+    run_steps,
+    scorer_parts,
+    version_of,
+)
+from ttc_plugins.results import Candidate, StopReason, TTCEvent, TTCResult
+from ttc_plugins.strategies.candidates import scored_result
+from ttc_plugins.strategies.refine import preference_pair
+
+__all__ = ["TPO"]
+
+_RUN_NAME = "tpo"
+
+
+def _round_best(round_number: int, fresh: list[Candidate]) -> TTCEvent:
+    scores = [c.score for c in fresh if c.ok and c.score is not None]
+    return TTCEvent(kind="round_best", data={"round": round_number, "best_score": max(scores) if scores else None})
+
+
+class TPO(dspy.Module):
+    """Sample, score, and rewrite from textual preference feedback, returning the best response of all rounds.
+
+    ``self.generate`` (a ``ChainOfThought`` of the signature), ``self.loss`` (inputs and the better and
+    worse responses with their scores → analysis), ``self.gradient`` (inputs and analysis → suggestions)
+    and ``self.update`` (inputs, the best response and the suggestions → the signature's outputs) are
+    attributes, so optimizers find and tune them. A round's samples run in parallel, each with its own
+    ``rollout_id``.
+
+    Args:
+        signature: a DSPy signature, e.g. ``"question -> answer"``.
+        scorer: a function ``(inputs, prediction) -> Verdict | float | bool`` (scores in [0, 1]; sync or
+            async; not optimized), or an LLM judge that is optimized with the rest (``"llm"``, a judge
+            signature, or a ``dspy.Predict`` over one; stored as ``self.judge``), the paper's reward model.
+        samples: responses per round (at least 2: a chosen and a rejected one).
+        rounds: rewrite rounds after the first sampling (0 is plain best-of-``samples``).
+        answer_field: the output field reported as the result's ``answer`` (the signature's last by default).
+        rubric: what "good" means to an LLM judge (only with one).
+        temperature: the temperature of samples and updates; None keeps the LM's own.
+        num_threads: parallel calls per round; DSPy's ``num_threads`` setting by default.
+
+    A call takes the signature's inputs, plus ``config`` and ``lm`` as ``dspy.Predict`` takes them. It
+    returns a ``dspy.Prediction`` with the best response's fields, ``round_best_scores`` (round 0 is the
+    first sampling; None for a round with nothing scored) and ``ttc_result``, the full
+    :class:`~ttc_plugins.TTCResult`.
+
+    Raises from a call:
+        AllCandidatesFailed: no response could be generated and scored (with the first failure).
+        BudgetExceeded: the budget could not pay for even one response and its scoring.
+    """
+
+    def __init__(
+        self,
+        signature: str | type[Signature],
+        *,
+        scorer: Any,
+        samples: int = 4,
+        rounds: int = 2,
+        answer_field: str | None = None,
+        rubric: str | None = None,
+        temperature: float | None = 0.7,
+        num_threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        signature = ensure_signature(signature)
+        outputs = list(signature.output_fields)
+        if answer_field is not None and answer_field not in outputs:
+            raise ValueError(f"answer_field {answer_field!r} is not an output field of the signature: {outputs}")
+        self.samples = positive_int("samples", samples, minimum=2)
+        self.rounds = positive_int("rounds", rounds, minimum=0)
+        self.num_threads = None if num_threads is None else positive_int("num_threads", num_threads)
+        self.generate = dspy.ChainOfThought(signature)
+        self.loss = dspy.Predict(loss_signature(signature))
+        self.gradient = dspy.Predict(gradient_signature(signature))
+        self.update = dspy.Predict(update_signature(signature))
+        self.judge, self.scorer, self.rubric = scorer_parts(scorer, rubric)
+        self.answer_field = answer_field or outputs[-1]
+        self.temperature = temperature
+
+    def forward(self, **inputs: Any) -> dspy.Prediction:
+        with strategy_run_scope(_RUN_NAME) as budget:
+            loop = self._loop(StepRun(budget, inputs, temperature=self.temperature))
+            result, traces = run_steps(loop, num_threads=self.num_threads)
+            result.spend = budget.spent
+        return self._finish(result, traces)
+
+    async def aforward(self, **inputs: Any) -> dspy.Prediction:
+        with strategy_run_scope(_RUN_NAME) as budget:
+            result, traces = await arun_steps(self._loop(StepRun(budget, inputs, temperature=self.temperature)))
+            result.spend = budget.spent
+        return self._finish(result, traces)
+
+    @staticmethod
+    def _finish(result: TTCResult, traces: list[list[Any]]) -> dspy.Prediction:
+        pass_on(traces)
+        scores = [event.data["best_score"] for event in result.events if event.kind == "round_best"]
+        return prediction_of(result, round_best_scores=scores)
+
+    def _scored(self, run: StepRun, made: list[Call], start: int, scored_by: dict[int, Call]) -> StepLoop:
+        fresh = [version_of(call, start + offset, self.answer_field) for offset, call in enumerate(made)]
+        pending = [c for c in fresh if c.ok]
+        if not pending:
+            return fresh
+        scorings = yield run.score("verifier", self.judge, self.scorer, self.rubric, [c.output for c in pending])
+        scored_by.update({c.index: call for c, call in zip(pending, scorings, strict=True)})
+        return [judged(c, scored_by[c.index].outcome, step="scoring") if c.ok else c for c in fresh]
+
+    def _loop(self, run: StepRun) -> StepLoop:
+        scored_by: dict[int, Call] = {}
+        drafted = yield run.ask("generator", self.generate, [run.inputs] * self.samples, sampled=True)
+        made_by: dict[int, list[Call]] = {index: [call] for index, call in enumerate(drafted)}
+        pool = yield from self._scored(run, drafted, 0, scored_by)
+        events = [_round_best(0, pool)]
+        stop: StopReason = "budget" if any(c.budget_refused for c in pool) else "done"
+        for round_number in range(1, self.rounds + 1):
+            pair = preference_pair(pool) if stop != "budget" else None
+            if pair is None:
+                if stop != "budget":
+                    stop = "converged"  # nothing to learn from: every scored response is equally good
+                    events.append(TTCEvent(kind="no_preference", data={"round": round_number}))
+                break
+            chosen, rejected = pair
+            compared = {
+                **run.inputs,
+                "better_response": fenced(chosen.output, "better"),
+                "better_score": chosen.score,
+                "worse_response": fenced(rejected.output, "worse"),
+                "worse_score": rejected.score,
+            }
+            (loss,) = yield run.ask("critic", self.loss, [compared])
+            if loss.failed:
+                stop = "budget" if isinstance(loss.outcome, BudgetExceeded) else "error"
+                events.append(TTCEvent(kind="loss_failed", data={"round": round_number, "error": repr(loss.outcome)}))
+                break
+            analysis = str(loss.outcome.analysis)
+            (gradient,) = yield run.ask("critic", self.gradient, [{**run.inputs, "analysis": analysis}])
+            if gradient.failed:
+                stop = "budget" if isinstance(gradient.outcome, BudgetExceeded) else "error"
+                data = {"round": round_number, "error": repr(gradient.outcome)}
+                events.append(TTCEvent(kind="gradient_failed", data=data))
+                break
+            suggestions = str(gradient.outcome.suggestions)
+            data = {"round": round_number, "chosen": chosen.index, "rejected": rejected.index,
+                    "loss": analysis, "gradient": suggestions}  # fmt: skip
+            events.append(TTCEvent(kind="textual_gradient", data=data))
+            update = {**run.inputs, "best_response": fenced(chosen.output, "best"), "suggestions": suggestions}
+            rewritten = yield run.ask("generator", self.update, [update] * self.samples, sampled=True)
+            made_by.update({len(pool) + offset: [loss, gradient, call] for offset, call in enumerate(rewritten)})
+            fresh = yield from self._scored(run, rewritten, len(pool), scored_by)
+            pool += fresh
+            events.append(_round_best(round_number, fresh))
+            if any(c.budget_refused for c in fresh):
+                stop = "budget"
+        result = scored_result(pool, stop_reason=stop, events=events)
+        chosen_calls = [*made_by[result.chosen], scored_by[result.chosen]]
+        # The winner's own call and its scoring, and for a rewrite the loss and gradient that guided it.
+        return result, [call.trace for call in chosen_calls]
