@@ -167,7 +167,14 @@ def test_ttc_serve_serves_until_ctrl_c(tmp_path):
         ("00_budget_any_chain.py", ["stopped before sending the next call", "budget 'recipe-1'", "verifier"]),
         (
             "01_wrap_a_chain_node.py",
-            ["all 8 samples:", "adaptive: answer", "inside a 500-token budget", "stop 'budget'"],
+            [
+                "all 8 samples:",
+                "adaptive: answer",
+                "inside a 500-token budget",
+                "stop 'budget'",
+                "sampled LangGraph node: answer",
+                "subgraph in a parent graph: answer",
+            ],
         ),
         ("02_best_of_n_with_a_judge.py", ["LLM judge: chose", "verifier 4 calls", "weighted by score: chose"]),
         ("04_refine_an_answer.py", ["What is 6 + 3?  -> returned version #", "stop rule: ", "[draft   ]", "critic"]),
