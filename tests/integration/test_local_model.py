@@ -177,6 +177,10 @@ def test_ttc_serve_serves_until_ctrl_c(tmp_path):
             ],
         ),
         ("02_best_of_n_with_a_judge.py", ["LLM judge: chose", "verifier 4 calls", "weighted by score: chose"]),
+        (
+            "03_optimize_with_dspy.py",
+            ["before  right", "compile: ", "demos on generate.predict", "saved and reloaded: "],
+        ),
         ("04_refine_an_answer.py", ["What is 6 + 3?  -> returned version #", "stop rule: ", "[draft   ]", "critic"]),
         ("05_feedback_and_edit_models.py", ["#0 (draft, ", "edit of draft #", "chosen: #", "feedback"]),
     ],
@@ -185,7 +189,7 @@ def test_cookbook_recipes_run_on_the_embedded_model(local_base_url, recipe, expe
     from pathlib import Path
 
     path = Path(__file__).parents[2] / "cookbook" / recipe
-    env = {**os.environ, "TTC_BASE_URL": local_base_url, "TTC_MODEL": "smollm2-135m"}
+    env = {**os.environ, "TTC_BASE_URL": local_base_url, "TTC_MODEL": "smollm2-135m", "TTC_COOKBOOK_ITEMS": "3"}
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     for fragment in expected:
