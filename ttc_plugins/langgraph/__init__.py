@@ -1,9 +1,10 @@
 """LangGraph adapter: test-time-compute strategies as subgraphs and node wrappers, under one budget.
 
 Needs ``pip install 'ttc-plugins[langgraph]'``. :func:`create_self_consistency_graph` returns a compiled
-subgraph (``Send`` fan-out, a vote node) to add with ``parent.add_node(...)``; :func:`sampled_node` makes
-an existing node answer by majority vote. Model calls are charged to the caller's ``budget_scope`` or to
-the budget passed as ``context=TTCContext(budget=...)``.
+subgraph (``Send`` fan-out, a vote node) to add with ``parent.add_node(...)``;
+:func:`create_best_of_n_graph` verifies each sample in its own ``Send`` branch and keeps the best;
+:func:`sampled_node` makes an existing node answer by majority vote. Model calls are charged to the
+caller's ``budget_scope`` or to the budget passed as ``context=TTCContext(budget=...)``.
 
 Example:
     >>> from ttc_plugins import Budget
@@ -16,9 +17,16 @@ from ttc_plugins._extras import require as _require
 
 _require("langgraph", extra="langgraph", adapter="ttc_plugins.langgraph")
 
+from ttc_plugins.langgraph.best_of_n import create_best_of_n_graph  # noqa: E402
 from ttc_plugins.langgraph.context import TTCContext  # noqa: E402
 from ttc_plugins.langgraph.sampled_node import sampled_node  # noqa: E402
 from ttc_plugins.langgraph.self_consistency import create_self_consistency_graph  # noqa: E402
 from ttc_plugins.langgraph.state_fields import TTCResultField  # noqa: E402
 
-__all__ = ["TTCContext", "TTCResultField", "create_self_consistency_graph", "sampled_node"]
+__all__ = [
+    "TTCContext",
+    "TTCResultField",
+    "create_best_of_n_graph",
+    "create_self_consistency_graph",
+    "sampled_node",
+]

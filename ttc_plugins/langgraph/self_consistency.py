@@ -14,63 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from uuid import uuid4
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.config import get_stream_writer
-from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime, get_runtime
-from langgraph.types import Checkpointer, Overwrite, Send
-from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12 for the graph's JSON schemas
+from langgraph.types import Checkpointer, Overwrite
 
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.budget import Budget, budget_scope
-from ttc_plugins.langgraph._run_budgets import RunBudgets
-from ttc_plugins.langgraph.context import TTCContext, budget_for_run
-from ttc_plugins.langgraph.state_fields import CandidateListField, TTCResultField, candidate_data, result_data
+from ttc_plugins.langgraph._sampling_graph import STOP_REASON, SamplingLoop, check_keys, sampling_schemas
+from ttc_plugins.langgraph.context import TTCContext
+from ttc_plugins.langgraph.state_fields import candidate_data, result_data
 from ttc_plugins.results import Candidate
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, voted_result
+from ttc_plugins.strategies.candidates import AnswerExtractor, voted_result
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 from ttc_plugins.strategies.select import AdaptiveStop
 
 __all__ = ["create_self_consistency_graph"]
-
-# Per-run bookkeeping keys: plain values only, so the state stays checkpointable.
-RUN_ID, WAVE, STOP_REASON = "ttc_run_id", "ttc_wave", "ttc_stop_reason"
-_RESERVED_KEYS = frozenset({"candidates", "result", RUN_ID, WAVE, STOP_REASON})
-
-
-def _as_runnable(generate: Runnable[Any, Any] | Callable[[Any], Any]) -> Runnable[Any, Any]:
-    if isinstance(generate, Runnable):
-        return generate
-    if callable(generate):
-        return RunnableLambda(generate, name=getattr(generate, "__name__", None))  # sync or async
-    raise TypeError(f"generate must be a Runnable or a callable, got {type(generate).__name__}")
-
-
-def _check_keys(input_key: str, output_key: str) -> None:
-    for role, key in (("input_key", input_key), ("output_key", output_key)):
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"{role} must be a non-empty string, got {key!r}")
-        if key in _RESERVED_KEYS:
-            raise ValueError(f"{role}={key!r} is a key the graph uses itself; choose another name")
-    if input_key == output_key:
-        raise ValueError(f"input_key and output_key must differ, both are {input_key!r}")
-
-
-def _schemas(input_key: str, output_key: str) -> tuple[type, type, type]:
-    """State, input and output schemas; TypedDicts built here because the key names are options."""
-    inputs = {input_key: Any}
-    outputs = {output_key: str | None, "candidates": CandidateListField, "result": TTCResultField}
-    run = {RUN_ID: str, WAVE: int, STOP_REASON: str | None}
-    state = TypedDict("SelfConsistencyState", {**inputs, **outputs, **run}, total=False)
-    return (
-        state,
-        TypedDict("SelfConsistencyInput", inputs, total=False),
-        TypedDict("SelfConsistencyOutput", outputs, total=False),
-    )
 
 
 def create_self_consistency_graph(
@@ -127,81 +87,43 @@ def create_self_consistency_graph(
     """
     rule = AdaptiveStop() if adaptive is True else (adaptive or None)
     SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same)  # bad options fail here, not at the first run
-    _check_keys(input_key, output_key)
-    sampler = _as_runnable(generate)
-    run_budgets = RunBudgets(name)
-
-    def reset(state: dict[str, Any], runtime: Runtime[TTCContext]) -> dict[str, Any]:
-        # Overwrite bypasses the candidates reducer: a thread reused with a checkpointer keeps the
-        # previous run's state, and its candidates must not pile up into this run's vote.
-        if input_key not in state:
-            raise ValueError(f"{name}: the state has no {input_key!r} to sample answers for")
-        run_id = uuid4().hex
-        run_budgets.open(run_id, budget_for_run(runtime.context))
-        return {"candidates": Overwrite([]), "result": None, output_key: None, RUN_ID: run_id, STOP_REASON: None}
-
-    def plan(state: dict[str, Any]) -> dict[str, Any]:
-        sampling = SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same)  # stateless per call
-        wave = sampling.next_wave(state["candidates"])
-        return {WAVE: wave, STOP_REASON: sampling.stop_reason}
-
-    def fan_out(state: dict[str, Any]) -> list[Send] | str:
-        if not state[WAVE]:
-            return "select"
-        start = len(state["candidates"])
-        task = {"run_id": state[RUN_ID], "input": state[input_key]}
-        return [Send("sample", {**task, "index": start + offset}) for offset in range(state[WAVE])]
-
-    def sampled(task: dict[str, Any], output: Any) -> dict[str, Any]:
-        candidate = make_candidates([output], start=task["index"], extract=extract)[0]
-        event = {"event": "sample_done", "index": candidate.index, "answer": candidate.answer, "error": candidate.error}
-        get_stream_writer()(event)
-        return {"candidates": [candidate_data(candidate)]}
-
-    def run_budget(task: dict[str, Any]) -> Budget:
-        return run_budgets.get(task["run_id"], budget_for_run(get_runtime().context))
+    check_keys(input_key, output_key)
+    loop = SamplingLoop(
+        generate,
+        make_plan=lambda: SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same),
+        input_key=input_key,
+        output_key=output_key,
+        name=name,
+        extract=extract,
+    )
 
     def sample(task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        with budget_scope(run_budget(task)):
-            try:
-                output = sampler.invoke(task["input"], config)
-            except GraphBubbleUp:  # an interrupt or a parent command is control flow, not a failed sample
-                raise
-            except Exception as error:  # kept as a failed candidate; the others still vote
-                output = error
-        return sampled(task, output)
+        return {"candidates": [candidate_data(loop.sample(task, config))]}
 
     async def asample(task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        with budget_scope(run_budget(task)):
-            try:
-                output = await sampler.ainvoke(task["input"], config)
-            except GraphBubbleUp:
-                raise
-            except Exception as error:
-                output = error
-        return sampled(task, output)
+        return {"candidates": [candidate_data(await loop.asample(task, config))]}
 
     def select(state: dict[str, Any]) -> dict[str, Any]:
-        budget = run_budgets.close(state[RUN_ID])  # closed first: voting may raise
+        spend = loop.close(state)  # closed first: voting may raise
         candidates: list[Candidate] = state["candidates"]
         result = voted_result(candidates, stop_reason=state[STOP_REASON] or "done", same=same)
-        result.spend = budget.spent if budget is not None else None
+        result.spend = spend
         chosen = result.chosen_candidate
         get_stream_writer()({"event": "vote", "answer": result.answer, "votes": chosen.votes if chosen else 0})
         voted = [candidate_data(c) for c in result.candidates]
         return {output_key: result.answer, "candidates": Overwrite(voted), "result": result_data(result)}
 
-    state_schema, input_schema, output_schema = _schemas(input_key, output_key)
+    state_schema, input_schema, output_schema = sampling_schemas("SelfConsistency", input_key, output_key)
     builder = StateGraph(
         state_schema, context_schema=TTCContext, input_schema=input_schema, output_schema=output_schema
     )
-    builder.add_node("reset", reset)
-    builder.add_node("plan", plan)
+    builder.add_node("reset", loop.reset)
+    builder.add_node("plan", loop.plan)
     builder.add_node("sample", RunnableLambda(sample, afunc=asample, name="sample"))
     builder.add_node("select", select)
     builder.add_edge(START, "reset")
     builder.add_edge("reset", "plan")
-    builder.add_conditional_edges("plan", fan_out, ["sample", "select"])
+    builder.add_conditional_edges("plan", loop.fan_out, ["sample", "select"])
     builder.add_edge("sample", "plan")
     builder.add_edge("select", END)
     return builder.compile(checkpointer=checkpointer, name=name)

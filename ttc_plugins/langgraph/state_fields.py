@@ -21,14 +21,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Annotated, Any, Self
 
 from langgraph.channels import BinaryOperatorAggregate, LastValue
 
 from ttc_plugins.results import Candidate, TTCResult
 
-__all__ = ["CandidateListField", "TTCResultField", "candidate_data", "merge_by_index", "result_data"]
+__all__ = [
+    "CandidateListField",
+    "TTCResultField",
+    "candidate_data",
+    "candidate_from_data",
+    "merge_by_index",
+    "result_data",
+]
 
 
 def candidate_data(candidate: Candidate) -> dict[str, Any]:
@@ -58,15 +65,26 @@ def result_data(result: TTCResult) -> dict[str, Any]:
     }
 
 
-def _as_candidate(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    fields = dict(value)
+def candidate_from_data(data: dict[str, Any]) -> Candidate:
+    """The candidate :func:`candidate_data` wrote, with its exception back on it when it rode along.
+
+    Example:
+        >>> failed = Candidate(index=1, error="TimeoutError: slow")
+        >>> failed._exception = TimeoutError("slow")
+        >>> restored = candidate_from_data(candidate_data(failed))
+        >>> restored == failed, repr(restored.exception)
+        (True, "TimeoutError('slow')")
+    """
+    fields = dict(data)
     exception = fields.pop("exception", None)
     candidate = Candidate.model_validate(fields)
     if isinstance(exception, BaseException):
         candidate._exception = exception
     return candidate
+
+
+def _as_candidate(value: Any) -> Any:
+    return candidate_from_data(value) if isinstance(value, dict) else value
 
 
 def _as_result(value: Any) -> Any:
@@ -134,3 +152,21 @@ CandidateListField = Annotated[list[Candidate], _CandidateListChannel]
 
 TTCResultField = Annotated[TTCResult | None, _ResultChannel]
 """A :class:`~ttc_plugins.TTCResult` (or None) that comes back from a checkpoint as it went in."""
+
+
+def check_io_keys(input_key: str, output_key: str, *, reserved: Collection[str]) -> None:
+    """Refuse input and output key names that are empty, equal, or among the graph's own keys.
+
+    Example:
+        >>> check_io_keys("question", "candidates", reserved={"candidates", "result"})
+        Traceback (most recent call last):
+        ...
+        ValueError: output_key='candidates' is a key the graph uses itself; choose another name
+    """
+    for role, key in (("input_key", input_key), ("output_key", output_key)):
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{role} must be a non-empty string, got {key!r}")
+        if key in reserved:
+            raise ValueError(f"{role}={key!r} is a key the graph uses itself; choose another name")
+    if input_key == output_key:
+        raise ValueError(f"input_key and output_key must differ, both are {input_key!r}")
