@@ -22,8 +22,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def langgraph_server(local_base_url, tmp_path):
+@pytest.fixture(scope="module")
+def langgraph_server(local_base_url, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("langgraph")
     port = _free_port()
     env = {
         **os.environ,
@@ -61,9 +62,19 @@ def langgraph_server(local_base_url, tmp_path):
 
 def test_the_self_consistency_graph_runs_through_the_sdk(langgraph_server):
     assistants = {a["graph_id"] for a in langgraph_server.assistants.search(limit=20)}
-    assert "self_consistency" in assistants
+    assert {"self_consistency", "best_of_n"} <= assistants
     output = langgraph_server.runs.wait(None, "self_consistency", input={"question": "What is 2 + 3?"})
     assert len(output["candidates"]) == 3
     assert output["result"]["stop_reason"] == "done"
     assert output["result"]["spend"]["calls"] == 3
     assert output["answer"] == output["result"]["answer"]
+
+
+def test_the_best_of_n_graph_runs_through_the_sdk(langgraph_server):
+    output = langgraph_server.runs.wait(None, "best_of_n", input={"question": "What is 2 + 3?"})
+    assert len(output["candidates"]) == 3
+    assert output["result"]["spend"]["by_role"]["verifier"]["calls"] == 3
+    chosen = output["result"]["chosen"]
+    assert output["candidates"][chosen]["score"] == max(
+        c["score"] for c in output["candidates"] if c["score"] is not None
+    )
