@@ -1,5 +1,6 @@
-# The README's two commands: `make demo` and `make test`. Everything they need is installed from
-# this project's own files into .venv, so a fresh clone on a machine with only Python works.
+# The README's two commands: `make demo` and `make test` (and `make bench`, the benchmark). Everything
+# they need is installed from this project's own files into .venv, so a fresh clone on a machine with
+# only Python works.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -16,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 # litellm (under DSPy) would fetch a price table from GitHub on import.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install demo test lint clean
+.PHONY: install demo bench test lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/ttc demo
+
+# Methods side by side on the embedded model with 95% intervals; long (it prints an estimate first).
+bench: $(STAMP)
+	$(VENV)/bin/ttc bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -43,6 +43,8 @@ $$"""
         ('I\'ll first calculate the sum. The answer is "19."', "19"),
         ("so 8 - 5 equals 3. Answer: 8 - 5 equals 3", "3"),
         ("Answer: a <= b", "a <= b"),  # a comparison is not an equation to take the right side of
+        ("Answer: 10'", "10"),  # one quote copied from the prompt's "'Answer: <answer>'"
+        ("The answer is '7", "7"),
         # GSM8K style
         (GSM8K_OUTPUT, "72"),
         ("The store made 1,234 dollars.\n#### 1,234", "1,234"),

@@ -92,6 +92,8 @@ def _tidy(text: str) -> str:
         text = text.strip().strip("*_`").strip().rstrip(".,;:!?")
         if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
             text = text[1:-1]  # small models quote their answer: "The answer is '10'"
+        elif _PLAIN_NUMBER.fullmatch(text.strip("\"'")):
+            text = text.strip("\"'")  # ... or copy one quote of "'Answer: <answer>'": 10' or '10
         elif len(text) > 1 and (text[0], text[-1]) in (("\u201c", "\u201d"), ("\u2018", "\u2019")):
             text = text[1:-1]
     return text

@@ -1,9 +1,11 @@
-"""The ``ttc`` command: ``ttc demo`` (the main job) and ``ttc serve`` (the embedded model server).
+"""The ``ttc`` command: ``ttc demo`` (the main job), ``ttc serve`` (the embedded model server) and
+``ttc bench`` (methods side by side, with 95% intervals).
 
 Examples:
     ttc demo                                   # starts the embedded model, runs the tour
     ttc demo --base-url http://localhost:11434/v1 --model llama3.2   # any OpenAI-compatible server
     ttc serve --port 8765                      # serve the embedded model until Ctrl-C
+    ttc bench --items 30 --methods greedy,sc@8 # accuracy and tokens per method (ttc bench --help)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import sys
 import time
 
+from ttc_plugins.bench.command import add_bench_parser, run_bench_command
 from ttc_plugins.local import DEFAULT_MODEL, LocalModelError, local_server
 
 
@@ -39,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--samples", type=int, default=8, help="self-consistency samples per question")
     serve = commands.add_parser("serve", help="run the embedded model's OpenAI-compatible server until Ctrl-C")
     serve.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
+    bench = add_bench_parser(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args.port)
+        if args.command == "bench":
+            return run_bench_command(args, bench.error)
         from ttc_plugins.demo import run_demo
 
         if args.questions < 1 or args.samples < 1:

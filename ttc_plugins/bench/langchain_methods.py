@@ -1,0 +1,88 @@
+"""The benchmark's LangChain methods: the library's own strategies wrapped around one answer chain.
+
+Every method runs the same chain, ``prompt | model | StrOutputParser()``, whose prompt is the question
+followed by :data:`~ttc_plugins.prompts.ANSWER_FORMAT`; only the model's temperature and the strategy
+around the chain differ.
+
+Example:
+    >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    >>> from ttc_plugins.bench.items import BenchItem
+    >>> from ttc_plugins.bench.methods import BenchModels, MethodSpec
+    >>> model = FakeListChatModel(responses=["9 + 4 = 13. Answer: 13"])
+    >>> greedy = build(MethodSpec("greedy"), BenchModels(greedy=model, sampler=model))
+    >>> greedy.solve(BenchItem(index=0, question="Calculate 9 + 4.", answer="13")).answer
+    '13'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
+
+from ttc_plugins.answers import extract_answer
+from ttc_plugins.bench.calculator import calculator_verifier
+from ttc_plugins.bench.items import BenchItem
+from ttc_plugins.bench.methods import BenchMethod, BenchModels, MethodOutcome, MethodSpec
+from ttc_plugins.langchain import best_of_n, llm_judge, self_consistency
+from ttc_plugins.prompts import ANSWER_FORMAT
+from ttc_plugins.results import TTCResult
+from ttc_plugins.strategies.candidates import output_text
+
+__all__ = ["answer_chain", "build"]
+
+
+def answer_chain(model: Any) -> Runnable[dict[str, str], str]:
+    """The chain every method answers with: ``{"question": ...}`` in, the model's text out."""
+    prompt = ChatPromptTemplate.from_messages([("user", "{question} " + ANSWER_FORMAT)])
+    return prompt | model | StrOutputParser()
+
+
+def _outcome(result: TTCResult) -> MethodOutcome:
+    return MethodOutcome(
+        answer=result.answer,
+        output=output_text(result.output) if result.output is not None else None,
+        stop_reason=result.stop_reason,
+        samples=len(result.candidates),
+        failed_samples=len(result.failures),
+    )
+
+
+def _strategy_method(spec: MethodSpec, strategy: Runnable[Any, Any], concurrency: int) -> BenchMethod:
+    with_result = strategy.with_result()
+    config = {"max_concurrency": concurrency}
+
+    def solve(item: BenchItem) -> MethodOutcome:
+        return _outcome(with_result.invoke({"question": item.question}, config))
+
+    return BenchMethod(spec=spec, solve=solve)
+
+
+def _greedy(spec: MethodSpec, chain: Runnable[dict[str, str], str]) -> BenchMethod:
+    def solve(item: BenchItem) -> MethodOutcome:
+        output = chain.invoke({"question": item.question})
+        return MethodOutcome(answer=extract_answer(output), output=output, stop_reason="done")
+
+    return BenchMethod(spec=spec, solve=solve)
+
+
+def build(spec: MethodSpec, models: BenchModels) -> BenchMethod:
+    """Build one of the LangChain-side methods (``greedy``, ``sc``, ``adaptive-sc``, ``bon-judge``, ``bon-check``)."""
+    if spec.family == "greedy":
+        return _greedy(spec, answer_chain(models.greedy))
+    sampler = answer_chain(models.sampler)
+    if spec.family in ("sc", "adaptive-sc"):
+        strategy = self_consistency(sampler, n=spec.k, adaptive=spec.family == "adaptive-sc")
+    elif spec.family == "bon-judge":
+        # Text replies only: structured output through a 135M model's JSON mode is not what users of
+        # small local models get to rely on, and the tolerant text parse is the judge's fallback anyway.
+        judge = llm_judge(models.judge or models.greedy, structured=False)
+        strategy = best_of_n(sampler, verifier=judge, n=spec.k)
+    elif spec.family == "bon-check":
+        # threshold=1.0: stop at the first sample the calculator verifies, as dspy.BestOfN does.
+        strategy = best_of_n(sampler, verifier=calculator_verifier, n=spec.k, threshold=1.0)
+    else:
+        raise ValueError(f"{spec.name} is not a LangChain method")
+    return _strategy_method(spec, strategy, models.concurrency)
