@@ -16,8 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
-from ttc_plugins.budget import Budget
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import BaseOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
+from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import get_runtime
+
+from ttc_plugins.budget import Budget, budget_role, budget_scope
+from ttc_plugins.langgraph.context import budget_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +73,116 @@ class RunBudgets:
         """End run ``run_id`` and return its ledger (None if it has none here)."""
         with self._lock:
             return self._runs.pop(run_id, None)
+
+
+RUN_ID = "ttc_run_id"
+"""The state key (and ``Send`` argument key) holding the run id a node's calls are charged under."""
+
+CallPlan = Callable[[dict[str, Any]], tuple[Runnable[Any, Any], Any]]
+"""``state -> (runnable, payload)``: the one call a node makes."""
+CallDone = Callable[[dict[str, Any], Any], dict[str, Any]]
+"""``(state, reply) -> update``; the reply is the call's output, or the exception it raised."""
+
+
+def model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
+    """The chat model inside a runnable: itself, or a step of a ``prompt | model | parser`` chain."""
+    if isinstance(runnable, BaseChatModel):
+        return runnable
+    if isinstance(runnable, RunnableSequence):
+        return next((step for step in runnable.steps if isinstance(step, BaseChatModel)), None)
+    return None
+
+
+def output_parser_of(runnable: Runnable[Any, Any]) -> BaseOutputParser[Any] | None:
+    """The output parser that ends a chain, if any (so rewritten versions keep the chain's output type)."""
+    last = runnable.steps[-1] if isinstance(runnable, RunnableSequence) else None
+    return last if isinstance(last, BaseOutputParser) else None
+
+
+def role_step(
+    step: Any,
+    *,
+    role: str,
+    template: str,
+    strategy: str,
+    fallback: Runnable[Any, Any] | None = None,
+    parser: BaseOutputParser[Any] | None = None,
+) -> Runnable[Any, Any]:
+    """What plays a strategy's role (critic, editor, ...), as the LangChain shells take it.
+
+    A chat model gets the role's prompt ``template`` (its fields are the payload's keys), then
+    ``parser``; a Runnable or a function over the payload dict is used as it is; None means
+    ``fallback``'s own chat model with the prompt. Restated from ``ttc_plugins.langchain`` because
+    the adapters never import each other.
+
+    Example:
+        >>> critic = role_step(lambda payload: f"check {payload['draft']}", role="critic", template="", strategy="demo")
+        >>> critic.invoke({"draft": "x"})
+        'check x'
+    """
+    if step is not None and not isinstance(step, BaseChatModel):
+        if isinstance(step, Runnable):
+            return step
+        if callable(step):
+            return RunnableLambda(step, name=role)
+        raise TypeError(f"{role} must be a chat model, a Runnable or a function of a dict, got {step!r}")
+    model = step if step is not None else (model_of(fallback) if fallback is not None else None)
+    if model is None:
+        where = f" in {fallback.get_name()!r}" if fallback is not None else ""
+        raise ValueError(f"{strategy}() cannot find a chat model{where} to act as {role}; pass {role}=")
+    chain = ChatPromptTemplate.from_messages([("user", template)]) | model
+    return chain | parser if parser is not None else chain
+
+
+def charged_call_node(runs: RunBudgets, name: str, *, role: str, plan: CallPlan, done: CallDone) -> Runnable[Any, Any]:
+    """A node that makes one call, charged to the ledger of the run in ``state[RUN_ID]`` under ``role``.
+
+    A failed call does not fail the node: ``done`` gets the exception (a budget refusal included) and
+    decides what it means for the strategy. An interrupt or a parent command is control flow, not a
+    failure, and propagates. The node works under ``invoke`` and ``ainvoke`` (an async step needs the
+    latter).
+
+    Example:
+        >>> from typing import TypedDict
+        >>> from langgraph.graph import START, StateGraph
+        >>> class State(TypedDict, total=False):
+        ...     ttc_run_id: str
+        ...     reply: str
+        >>> runs = RunBudgets("demo")
+        >>> _ = runs.open("run-1", None)
+        >>> divide = RunnableLambda(lambda x: 1 / x)
+        >>> node = charged_call_node(
+        ...     runs, "divide", role="critic", plan=lambda state: (divide, 0),
+        ...     done=lambda state, reply: {"reply": type(reply).__name__},
+        ... )
+        >>> graph = StateGraph(State).add_node("divide", node).add_edge(START, "divide").compile()
+        >>> graph.invoke({"ttc_run_id": "run-1"})["reply"]
+        'ZeroDivisionError'
+    """
+
+    def ledger(state: dict[str, Any]) -> Budget:
+        return runs.get(state[RUN_ID], budget_for_run(get_runtime().context))
+
+    def call(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        runnable, payload = plan(state)
+        with budget_scope(ledger(state)), budget_role(role):
+            try:
+                reply = runnable.invoke(payload, config)
+            except GraphBubbleUp:
+                raise
+            except Exception as error:  # the strategy decides what a failed call means
+                reply = error
+        return done(state, reply)
+
+    async def acall(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        runnable, payload = plan(state)
+        with budget_scope(ledger(state)), budget_role(role):
+            try:
+                reply = await runnable.ainvoke(payload, config)
+            except GraphBubbleUp:
+                raise
+            except Exception as error:
+                reply = error
+        return done(state, reply)
+
+    return RunnableLambda(call, afunc=acall, name=name)

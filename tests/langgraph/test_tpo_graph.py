@@ -1,0 +1,273 @@
+import threading
+from typing import TypedDict
+
+import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+
+from tests.langchain.fakes import ScriptedChatModel
+from ttc_plugins import AllCandidatesFailed, Budget, TTCResult, budget_scope
+from ttc_plugins.langchain import llm_judge, round_best_scores, tpo
+from ttc_plugins.langgraph import TTCContext, TTCResultField
+from ttc_plugins.langgraph.tpo import create_tpo_graph
+from ttc_plugins.verifiers import programmatic
+
+SCORES = {"bad": 0.1, "ok": 0.5, "good": 0.7, "great": 0.9, "best": 1.0}
+BY_WORD = programmatic(lambda q, text: SCORES.get(text, 0.0), on="output", name="by word")
+ONE_AT_A_TIME = {"max_concurrency": 1}  # branches run in Send order, so queued replies map to indices
+
+
+def _queue(*texts):
+    items, lock = iter(texts), threading.Lock()
+
+    def reply(payload):
+        with lock:
+            return next(items)
+
+    return RunnableLambda(reply)
+
+
+def _recorder(log, reply):
+    def record(payload):
+        log.append(payload)
+        return reply
+
+    return RunnableLambda(record)
+
+
+def _solve(graph, config=ONE_AT_A_TIME, **kwargs):
+    return graph.invoke({"question": "Describe it."}, config, **kwargs)
+
+
+def test_chosen_and_rejected_are_the_best_and_worst_scored_and_feed_the_next_round():
+    losses, gradients, updates = [], [], []
+    graph = create_tpo_graph(
+        _queue("ok", "bad", "good"),
+        scorer=BY_WORD,
+        samples=3,
+        rounds=1,
+        loss=_recorder(losses, "good is specific"),
+        gradient=_recorder(gradients, "be specific"),
+        update=_recorder(updates, "great"),
+    )
+    out = _solve(graph)
+    result = out["result"]
+    assert (losses[0]["chosen"], losses[0]["rejected"]) == ("good", "bad")
+    assert (losses[0]["chosen_score"], losses[0]["rejected_score"]) == (0.7, 0.1)
+    assert gradients == [{"question": "Describe it.", "loss": "good is specific"}]
+    assert updates == [{"question": "Describe it.", "chosen": "good", "gradient": "be specific"}] * 3
+    assert (out["answer"], result.stop_reason) == ("great", "done")
+    assert round_best_scores(result) == [0.7, 0.9]
+    gradient = next(e.data for e in result.events if e.kind == "textual_gradient")
+    assert gradient == {"round": 1, "chosen": 2, "rejected": 1, "loss": "good is specific", "gradient": "be specific"}
+    assert [c.index for c in out["candidates"]] == list(range(6))
+
+
+def test_each_round_learns_from_the_best_and_worst_over_all_rounds_so_far():
+    losses = []
+    graph = create_tpo_graph(
+        _queue("ok", "bad"),
+        scorer=BY_WORD,
+        samples=2,
+        rounds=2,
+        loss=_recorder(losses, "l"),
+        gradient=_queue("g1", "g2"),
+        update=_queue("good", "ok", "great", "good"),
+    )
+    result = _solve(graph)["result"]
+    assert [(loss["chosen"], loss["rejected"]) for loss in losses] == [("ok", "bad"), ("good", "bad")]
+    assert round_best_scores(result) == [0.5, 0.7, 0.9]
+    assert (result.output, result.chosen) == ("great", 4)
+
+
+def test_the_best_response_over_all_rounds_is_returned_even_if_a_later_round_is_worse():
+    graph = create_tpo_graph(
+        _queue("great", "bad"),
+        scorer=BY_WORD,
+        samples=2,
+        rounds=1,
+        loss=_queue("l"),
+        gradient=_queue("g"),
+        update=_queue("ok", "ok"),
+    )
+    out = _solve(graph)
+    assert out["answer"] == "great"
+    assert round_best_scores(out["result"]) == [0.9, 0.5]
+
+
+def test_with_nothing_to_prefer_it_stops_converged():
+    graph = create_tpo_graph(
+        _queue("ok", "ok"), scorer=BY_WORD, samples=2, rounds=3, loss=_queue(), gradient=_queue(), update=_queue()
+    )
+    result = _solve(graph)["result"]
+    assert result.stop_reason == "converged"
+    assert [e.model_dump() for e in result.events] == [
+        {"kind": "round_best", "data": {"round": 0, "best_score": 0.5}},
+        {"kind": "no_preference", "data": {"round": 1}},
+    ]
+
+
+def test_it_gives_the_same_responses_events_and_stop_as_the_langchain_wrapper():
+    def build(factory):
+        return factory(
+            _queue("ok", "bad", "bad"),
+            scorer=BY_WORD,
+            samples=3,
+            rounds=3,
+            loss=_queue("l1", "l2", "l3"),
+            gradient=_queue("g1", "g2", "g3"),
+            update=_queue("good", "x", "bad", "great", "ok", "good", "best", "bad", "ok"),
+        )
+
+    graph_result = _solve(build(create_tpo_graph))["result"]
+    chain_result = build(tpo).with_result().invoke("Describe it.", ONE_AT_A_TIME)
+    assert [c.model_dump() for c in graph_result.candidates] == [c.model_dump() for c in chain_result.candidates]
+    assert graph_result.events == chain_result.events
+    assert (graph_result.output, graph_result.stop_reason) == (chain_result.output, chain_result.stop_reason)
+    assert round_best_scores(graph_result) == [0.5, 0.7, 0.9, 1.0]
+
+
+def test_a_failing_loss_step_stops_the_run_with_an_error_and_the_best_so_far():
+    def loss(payload):
+        raise TimeoutError("loss timed out")
+
+    graph = create_tpo_graph(
+        _queue("ok", "bad"), scorer=BY_WORD, samples=2, rounds=2, loss=loss, gradient=_queue(), update=_queue()
+    )
+    result = _solve(graph)["result"]
+    assert (result.output, result.stop_reason) == ("ok", "error")
+    assert result.events[-1].model_dump() == {
+        "kind": "loss_failed",
+        "data": {"round": 1, "error": "TimeoutError('loss timed out')"},
+    }
+
+
+def test_every_role_is_charged_and_the_budget_stops_mid_round():
+    model = ScriptedChatModel(replies=["bad", "good", "loss text", "gradient text", "best", "best"], max_tokens=10)
+    budget = Budget(max_calls=4)  # 2 samples, the loss, the gradient; the rewrite is refused
+    with budget_scope(budget):
+        result = _solve(create_tpo_graph(model, scorer=BY_WORD, samples=2, rounds=1))["result"]
+    assert result.stop_reason == "budget"
+    assert result.output.content == "good"
+    assert {role: line.calls for role, line in budget.spent.by_role.items()} == {"generator": 2, "critic": 2}
+    assert [c.budget_refused for c in result.candidates] == [False, False, True, True]
+    assert round_best_scores(result) == [0.7, None]
+    assert sum(line.total_tokens for line in result.spend.by_role.values()) == result.spend.total_tokens == 60
+
+
+def test_a_budget_refusing_a_judgement_ends_the_run_after_that_round():
+    judge = ScriptedChatModel(replies=['{"score": 5}', '{"score": 1}'], model_name="judge", max_tokens=10)
+    budget = Budget(max_calls=3)  # the other steps are functions: three judgements fit, the fourth does not
+    graph = create_tpo_graph(
+        _queue("ok", "bad"),
+        scorer=llm_judge(judge, structured=False),
+        samples=2,
+        rounds=3,
+        loss=_queue("l"),
+        gradient=_queue("g"),
+        update=_queue("good", "great"),
+    )
+    result = _solve(graph, context=TTCContext(budget=budget))["result"]
+    assert (result.stop_reason, result.chosen) == ("budget", 0)
+    refused = [(c.score, c.budget_refused) for c in result.candidates]
+    assert refused == [(0.5, False), (0.1, False), (0.5, False), (None, True)]
+    assert round_best_scores(result) == [0.5, 0.5]
+    assert {role: line.calls for role, line in result.spend.by_role.items()} == {"verifier": 3}
+    assert budget.spent.calls == 3
+
+
+def test_custom_stream_events_report_the_best_score_of_each_round():
+    graph = create_tpo_graph(
+        _queue("ok", "bad"),
+        scorer=BY_WORD,
+        samples=2,
+        rounds=2,
+        loss=_queue("l1", "l2"),
+        gradient=_queue("g1", "g2"),
+        update=RunnableLambda(lambda d: {"g1": "good", "g2": "great"}[d["gradient"]]),
+    )
+    # Not with max_concurrency=1: langgraph 1.2.22 never delivers the custom stream under it.
+    events = list(graph.stream({"question": "q"}, stream_mode="custom"))
+    assert [e for e in events if e["event"] == "round_best"] == [
+        {"event": "round_best", "round": 0, "best_score": 0.5},
+        {"event": "round_best", "round": 1, "best_score": 0.7},
+        {"event": "round_best", "round": 2, "best_score": 0.9},
+    ]
+    assert [e["event"] for e in events].count("sample_done") == 6
+    assert [e["event"] for e in events].count("textual_gradient") == 2
+    assert events[-1] == {"event": "finish", "chosen": 4, "score": 0.9, "stop_reason": "done"}
+
+
+def test_two_runs_on_one_thread_do_not_pile_up_responses_or_events():
+    model = ScriptedChatModel(replies=["ok", "bad"], max_tokens=10)
+    graph = create_tpo_graph(
+        model,
+        scorer=BY_WORD,
+        samples=2,
+        rounds=1,
+        loss=_queue("l", "l"),
+        gradient=_queue("g", "g"),
+        update=_queue("good", "good", "good", "good"),
+        checkpointer=InMemorySaver(),
+    )
+    thread = {"configurable": {"thread_id": "t1"}, **ONE_AT_A_TIME}
+    first = _solve(graph, thread)["result"]
+    second = _solve(graph, thread)["result"]
+    assert [c.index for c in second.candidates] == [0, 1, 2, 3]
+    assert (
+        [e.kind for e in second.events]
+        == [e.kind for e in first.events]
+        == [
+            "round_best",
+            "textual_gradient",
+            "round_best",
+        ]
+    )
+    assert first.spend.calls == second.spend.calls == 2
+    restored = graph.get_state(thread).values["result"]
+    assert isinstance(restored, TTCResult) and isinstance(restored.candidates[0].output, AIMessage)
+
+
+def test_nothing_scoreable_raises():
+    graph = create_tpo_graph(
+        _queue("ok", "bad"),
+        scorer=lambda q, c: "great!",
+        samples=2,
+        rounds=1,
+        loss=_queue(),
+        gradient=_queue(),
+        update=_queue(),
+    )
+    with pytest.raises(AllCandidatesFailed, match="scoring failed: verifier returned str"):
+        _solve(graph)
+
+
+@pytest.mark.parametrize(("options", "fragment"), [({"samples": 1}, "at least 2"), ({"rounds": -1}, "rounds")])
+def test_bad_options_are_rejected(options, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        create_tpo_graph(_queue("x"), scorer=BY_WORD, loss=_queue(), gradient=_queue(), update=_queue(), **options)
+
+
+def test_without_a_model_to_default_to_the_missing_step_is_named():
+    with pytest.raises(ValueError, match="to act as loss; pass loss="):
+        create_tpo_graph(_queue("x"), scorer=BY_WORD)
+
+
+class ParentState(TypedDict, total=False):
+    question: str
+    answer: str
+    result: TTCResultField
+
+
+def test_as_a_subgraph_it_is_charged_to_the_budget_in_the_parents_context():
+    model = ScriptedChatModel(replies=["ok", "bad", "loss", "gradient", "great", "great"], max_tokens=10)
+    builder = StateGraph(ParentState)
+    builder.add_node("tpo", create_tpo_graph(model, scorer=BY_WORD, samples=2, rounds=1))
+    builder.add_edge(START, "tpo")
+    builder.add_edge("tpo", END)
+    budget = Budget(max_calls=10)
+    out = builder.compile().invoke({"question": "q"}, ONE_AT_A_TIME, context=TTCContext(budget=budget))
+    assert (out["answer"].content, out["result"].stop_reason) == ("great", "done")
+    assert budget.spent.calls == out["result"].spend.calls == model.calls == 6
