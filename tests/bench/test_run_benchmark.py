@@ -84,3 +84,23 @@ def test_each_row_is_handed_over_as_soon_as_it_is_ready():
     bench = models(["Answer: 13"], ["Answer: 13"])
     run_benchmark(ITEMS, build_methods(parse_method_names("greedy"), bench), on_result=seen.append, progress=False)
     assert [r.item for r in seen] == [0, 1, 2]
+
+
+def test_refine_with_the_calculator_keeps_only_an_edit_that_fixes_the_answer():
+    # draft wrong; the critic (same model) objects; the edit fixes it; the threshold ends the run
+    bench = models(["unused"], ["Answer: 12", "It is 13.", "Answer: 13"])
+    (method,) = build_methods(parse_method_names("refine-check@2"), bench)
+    (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
+    assert (row.correct, row.answer, row.calls, row.stop_reason) == (True, "13", 3, "threshold")
+    assert set(row.tokens_by_role) == {"generator", "critic", "editor"}
+
+
+def test_tpo_rows_report_the_best_over_rounds_and_every_role():
+    sampler_replies = ["Answer: 12", "Answer: 13", "13 beats 12", "check the sum", "Answer: 13", "Answer: 13",
+                       "no change", "keep it", "Answer: 13", "Answer: 13"]  # fmt: skip
+    judge = ScriptedChatModel(replies=['{"score": 2}', '{"score": 9}'] * 3, input_tokens=10, output_tokens=5)
+    bench = models(["unused"], sampler_replies, judge=judge)
+    (method,) = build_methods(parse_method_names("tpo-judge@2"), bench)
+    (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
+    assert (row.correct, row.answer) == (True, "13")
+    assert set(row.tokens_by_role) == {"generator", "verifier", "critic"}

@@ -26,7 +26,7 @@ from ttc_plugins.answers import extract_answer
 from ttc_plugins.bench.calculator import calculator_verifier
 from ttc_plugins.bench.items import BenchItem
 from ttc_plugins.bench.methods import BenchMethod, BenchModels, MethodOutcome, MethodSpec
-from ttc_plugins.langchain import best_of_n, llm_judge, self_consistency
+from ttc_plugins.langchain import best_of_n, llm_judge, refine, self_consistency, tpo
 from ttc_plugins.prompts import ANSWER_FORMAT
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies.candidates import output_text
@@ -69,7 +69,7 @@ def _greedy(spec: MethodSpec, chain: Runnable[dict[str, str], str]) -> BenchMeth
 
 
 def build(spec: MethodSpec, models: BenchModels) -> BenchMethod:
-    """Build one of the LangChain-side methods (``greedy``, ``sc``, ``adaptive-sc``, ``bon-judge``, ``bon-check``)."""
+    """Build one of the LangChain-side methods (greedy, sc, adaptive-sc, bon-judge, bon-check, refine-*, tpo-judge)."""
     if spec.family == "greedy":
         return _greedy(spec, answer_chain(models.greedy))
     sampler = answer_chain(models.sampler)
@@ -83,6 +83,17 @@ def build(spec: MethodSpec, models: BenchModels) -> BenchMethod:
     elif spec.family == "bon-check":
         # threshold=1.0: stop at the first sample the calculator verifies, as dspy.BestOfN does.
         strategy = best_of_n(sampler, verifier=calculator_verifier, n=spec.k, threshold=1.0)
+    elif spec.family == "refine-judge":
+        judge = llm_judge(models.judge or models.greedy, structured=False)
+        strategy = refine(sampler, scorer=judge, max_rounds=spec.k, patience=2)
+    elif spec.family == "refine-check":
+        # A pass/fail score: accept="higher" keeps an edit only if it fixes the answer.
+        strategy = refine(
+            sampler, scorer=calculator_verifier, max_rounds=spec.k, patience=2, accept="higher", threshold=1.0
+        )
+    elif spec.family == "tpo-judge":
+        judge = llm_judge(models.judge or models.greedy, structured=False)
+        strategy = tpo(sampler, scorer=judge, samples=spec.k, rounds=2)
     else:
         raise ValueError(f"{spec.name} is not a LangChain method")
     return _strategy_method(spec, strategy, models.concurrency)

@@ -77,6 +77,23 @@ FAMILIES: dict[str, MethodFamily] = {
         oracle_like=True,
         needs_arithmetic=True,
     ),
+    "refine-judge": MethodFamily(
+        "guarded self-refine: k rounds of critique and edit by the same model, scored by it as judge",
+        True,
+        lambda k: 2 + 3 * k,
+    ),
+    "refine-check": MethodFamily(
+        "guarded self-refine: k rounds of critique and edit, an edit kept only if the calculator scores it higher",
+        True,
+        lambda k: 1 + 2 * k * 0.6,
+        oracle_like=True,
+        needs_arithmetic=True,
+    ),
+    "tpo-judge": MethodFamily(
+        "test-time preference optimisation: k samples a round, 2 rewrite rounds, the same model as judge",
+        True,
+        lambda k: 3 * k + 4,
+    ),
     "dspy-majority": MethodFamily(
         "DSPy's own: dspy.majority over k dspy.Predict calls with distinct rollout_id",
         True,
