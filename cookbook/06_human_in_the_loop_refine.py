@@ -23,8 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from ttc_plugins import Budget
-from ttc_plugins.langgraph import TTCContext
-from ttc_plugins.langgraph.refine import create_refine_graph
+from ttc_plugins.langgraph import TTCContext, create_refine_graph
 from ttc_plugins.local import local_chat_model, model_endpoint
 from ttc_plugins.prompts import ANSWER_FORMAT
 from ttc_plugins.verifiers import programmatic

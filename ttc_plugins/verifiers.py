@@ -28,7 +28,7 @@ from ttc_plugins.prompts import JUDGE_SCALE
 from ttc_plugins.results import InvalidVerdict, Verdict, parse_verdict
 from ttc_plugins.strategies.candidates import output_text
 
-__all__ = ["Verifier", "parse_judge_reply", "programmatic"]
+__all__ = ["Verifier", "parse_judge_reply", "programmatic", "question_text"]
 
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _SCORE_TEXT = re.compile(r"\bscore\b\W{0,3}(\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*(\d+))?", re.IGNORECASE)
@@ -143,3 +143,27 @@ def parse_judge_reply(reply: Any, *, scale: float = JUDGE_SCALE) -> Verdict:
     if out_of <= 0:
         raise InvalidVerdict(f"judge reply has a score out of {out_of:g}: {text[:200]!r}")
     return Verdict(score=_scaled(float(match.group(1)), out_of, text), critique=text.strip()[:500])
+
+
+def question_text(input: Any) -> str:
+    """The question a verifier is shown for a strategy's input: the text itself, a ``question`` field,
+    the last message's text, or the input as text.
+
+    Example:
+        >>> question_text({"question": "What is 2 + 2?", "style": "terse"})
+        'What is 2 + 2?'
+    """
+    if isinstance(input, str):
+        return input
+    if isinstance(input, Mapping):
+        for key in ("question", "input", "query", "problem", "prompt"):
+            if isinstance(input.get(key), str):
+                return input[key]
+        return "\n".join(f"{key}: {value}" for key, value in input.items())
+    if hasattr(input, "to_messages"):  # a prompt value
+        input = input.to_messages()
+    if isinstance(input, list) and input:
+        last = input[-1]
+        content = last[1] if isinstance(last, tuple) and len(last) == 2 else getattr(last, "content", last)
+        return content if isinstance(content, str) else str(content)
+    return str(input)

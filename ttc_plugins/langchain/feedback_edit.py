@@ -28,8 +28,8 @@ from typing import Any
 from langchain_core.runnables import Runnable
 from pydantic import Field
 
+from ttc_plugins._runnables import output_parser_of, role_runnable
 from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.langchain._roles import output_parser_of, role_runnable
 from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
 from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, judged_candidate, question_text
 from ttc_plugins.prompts import EDITOR_USER, FEEDBACK_USER

@@ -19,10 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.output_parsers import BaseOutputParser
-from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import get_runtime
 
@@ -82,56 +79,6 @@ CallPlan = Callable[[dict[str, Any]], tuple[Runnable[Any, Any], Any]]
 """``state -> (runnable, payload)``: the one call a node makes."""
 CallDone = Callable[[dict[str, Any], Any], dict[str, Any]]
 """``(state, reply) -> update``; the reply is the call's output, or the exception it raised."""
-
-
-def model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
-    """The chat model inside a runnable: itself, or a step of a ``prompt | model | parser`` chain."""
-    if isinstance(runnable, BaseChatModel):
-        return runnable
-    if isinstance(runnable, RunnableSequence):
-        return next((step for step in runnable.steps if isinstance(step, BaseChatModel)), None)
-    return None
-
-
-def output_parser_of(runnable: Runnable[Any, Any]) -> BaseOutputParser[Any] | None:
-    """The output parser that ends a chain, if any (so rewritten versions keep the chain's output type)."""
-    last = runnable.steps[-1] if isinstance(runnable, RunnableSequence) else None
-    return last if isinstance(last, BaseOutputParser) else None
-
-
-def role_step(
-    step: Any,
-    *,
-    role: str,
-    template: str,
-    strategy: str,
-    fallback: Runnable[Any, Any] | None = None,
-    parser: BaseOutputParser[Any] | None = None,
-) -> Runnable[Any, Any]:
-    """What plays a strategy's role (critic, editor, ...), as the LangChain shells take it.
-
-    A chat model gets the role's prompt ``template`` (its fields are the payload's keys), then
-    ``parser``; a Runnable or a function over the payload dict is used as it is; None means
-    ``fallback``'s own chat model with the prompt. Restated from ``ttc_plugins.langchain`` because
-    the adapters never import each other.
-
-    Example:
-        >>> critic = role_step(lambda payload: f"check {payload['draft']}", role="critic", template="", strategy="demo")
-        >>> critic.invoke({"draft": "x"})
-        'check x'
-    """
-    if step is not None and not isinstance(step, BaseChatModel):
-        if isinstance(step, Runnable):
-            return step
-        if callable(step):
-            return RunnableLambda(step, name=role)
-        raise TypeError(f"{role} must be a chat model, a Runnable or a function of a dict, got {step!r}")
-    model = step if step is not None else (model_of(fallback) if fallback is not None else None)
-    if model is None:
-        where = f" in {fallback.get_name()!r}" if fallback is not None else ""
-        raise ValueError(f"{strategy}() cannot find a chat model{where} to act as {role}; pass {role}=")
-    chain = ChatPromptTemplate.from_messages([("user", template)]) | model
-    return chain | parser if parser is not None else chain
 
 
 def charged_call_node(runs: RunBudgets, name: str, *, role: str, plan: CallPlan, done: CallDone) -> Runnable[Any, Any]:

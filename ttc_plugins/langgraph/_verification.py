@@ -1,87 +1,35 @@
 """Judge one candidate inside a graph node: any verifier, charged as "verifier", failures kept on the candidate.
 
-The verifier protocol is the LangChain shell's (``ttc_plugins.langchain.verification``): a Runnable
-taking ``{"question": ..., "candidate": ...}`` (such as ``llm_judge(model)``) or a plain function
-``(question, candidate) -> Verdict | float | bool``, sync or async (such as
-:func:`~ttc_plugins.verifiers.programmatic`). It is restated here because the adapters never import
-each other (DESIGN.md). The reply goes through :func:`~ttc_plugins.strategies.candidates.apply_verdict`,
-as in every shell: garbage, an exception or a budget refusal fails that candidate, never the run.
+The verifier protocol is the LangChain shell's: a Runnable taking ``{"question": ..., "candidate": ...}``
+(such as ``llm_judge(model)``) or a plain function ``(question, candidate) -> Verdict | float | bool``,
+sync or async (such as :func:`~ttc_plugins.verifiers.programmatic`), turned into a Runnable by the
+shared ``ttc_plugins._runnables.as_verifier_runnable``. The reply goes through
+:func:`~ttc_plugins.strategies.candidates.apply_verdict`, as in every shell: garbage, an exception or
+a budget refusal fails that candidate, never the run. What is graph-specific: an interrupt raised by
+the verifier (a human judge) is passed through as control flow.
 
 Example:
     >>> from ttc_plugins import Candidate
-    >>> judge = as_verifier(lambda question, candidate: candidate.endswith("4"))
+    >>> from ttc_plugins._runnables import as_verifier_runnable
+    >>> judge = as_verifier_runnable(lambda question, candidate: candidate.endswith("4"))
     >>> verify_candidate(judge, "2 + 2?", Candidate(index=0, output="Answer: 4"), {}).score
     1.0
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Mapping
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
 from ttc_plugins.budget import budget_role
 from ttc_plugins.results import Candidate
 from ttc_plugins.strategies.candidates import apply_verdict
 
-__all__ = ["as_verifier", "averify_candidate", "verifier_question", "verify_candidate"]
+__all__ = ["averify_candidate", "verify_candidate"]
 
 VERIFIER_ROLE = "verifier"
-
-
-def verifier_question(value: Any) -> str:
-    """The question a verifier is shown for a graph's input value: the text itself, a ``question``
-    field, the last message's text, or the value as text (as in the LangChain shell).
-
-    Example:
-        >>> verifier_question({"question": "What is 2 + 2?", "style": "terse"})
-        'What is 2 + 2?'
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        for key in ("question", "input", "query", "problem", "prompt"):
-            if isinstance(value.get(key), str):
-                return value[key]
-        return "\n".join(f"{key}: {item}" for key, item in value.items())
-    if hasattr(value, "to_messages"):  # a prompt value
-        value = value.to_messages()
-    if isinstance(value, list) and value:
-        last = value[-1]
-        content = last[1] if isinstance(last, tuple) and len(last) == 2 else getattr(last, "content", last)
-        return content if isinstance(content, str) else str(content)
-    return str(value)
-
-
-def as_verifier(verifier: Any) -> Runnable[dict[str, Any], Any]:
-    """A Runnable over ``{"question", "candidate"}`` for any verifier (a Runnable is returned as is).
-
-    A function becomes a traced child run of the node; an async one is awaited under ``ainvoke`` and
-    run to completion on its own loop under ``invoke`` (sync graphs run nodes in worker threads).
-    """
-    if isinstance(verifier, Runnable):
-        return verifier
-    if not callable(verifier):
-        raise TypeError(f"a verifier must be a Runnable or a callable (question, candidate) -> score, got {verifier!r}")
-    name = getattr(verifier, "__name__", "verifier")
-    if inspect.iscoroutinefunction(verifier) or inspect.iscoroutinefunction(type(verifier).__call__):
-
-        async def ajudge(pair: dict[str, Any]) -> Any:
-            return await verifier(pair["question"], pair["candidate"])
-
-        def judge_blocking(pair: dict[str, Any]) -> Any:
-            return asyncio.run(verifier(pair["question"], pair["candidate"]))
-
-        return RunnableLambda(judge_blocking, afunc=ajudge, name=name)
-
-    def judge(pair: dict[str, Any]) -> Any:
-        return verifier(pair["question"], pair["candidate"])
-
-    return RunnableLambda(judge, name=name)
 
 
 def verify_candidate(

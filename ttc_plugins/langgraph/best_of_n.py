@@ -25,15 +25,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Command, Overwrite, Send
 
+from ttc_plugins._runnables import as_verifier_runnable
 from ttc_plugins.answers import AnswerMatcher, same_answer
 from ttc_plugins.budget import budget_scope
 from ttc_plugins.langgraph._sampling_graph import STOP_REASON, SamplingLoop, check_keys, sampling_schemas
-from ttc_plugins.langgraph._verification import as_verifier, averify_candidate, verifier_question, verify_candidate
+from ttc_plugins.langgraph._verification import averify_candidate, verify_candidate
 from ttc_plugins.langgraph.context import TTCContext
 from ttc_plugins.langgraph.state_fields import candidate_data, candidate_from_data, result_data
 from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.candidates import AnswerExtractor, scored_result, voted_result
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
+from ttc_plugins.verifiers import question_text
 
 __all__ = ["create_best_of_n_graph"]
 
@@ -107,7 +109,7 @@ def create_best_of_n_graph(
     """
     SamplingPlan(n, wave_size=wave_size, threshold=threshold, same=same)  # bad options fail here, not at a run
     check_keys(input_key, output_key)
-    judge = as_verifier(verifier)
+    judge = as_verifier_runnable(verifier)
     loop = SamplingLoop(
         generate,
         make_plan=lambda: SamplingPlan(n, wave_size=wave_size, threshold=threshold, same=same),
@@ -120,7 +122,7 @@ def create_best_of_n_graph(
     def to_verify(task: dict[str, Any], candidate: Candidate) -> Command:
         # Failed samples go through verify too (which passes them on): every branch then reaches
         # plan the same way, so plan runs once per wave even when a whole wave failed.
-        judging = {"run_id": task["run_id"], "question": verifier_question(task["input"])}
+        judging = {"run_id": task["run_id"], "question": question_text(task["input"])}
         return Command(goto=Send("verify", {**judging, "candidate": candidate_data(candidate)}))
 
     def sample(task: dict[str, Any], config: RunnableConfig) -> Command:

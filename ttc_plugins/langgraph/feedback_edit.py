@@ -34,10 +34,10 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, Overwrite, Send
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12 for the graph's JSON schemas
 
+from ttc_plugins._runnables import as_verifier_runnable, output_parser_of, role_runnable
 from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.langgraph._run_budgets import RUN_ID, RunBudgets, charged_call_node, output_parser_of, role_step
+from ttc_plugins.langgraph._run_budgets import RUN_ID, RunBudgets, charged_call_node
 from ttc_plugins.langgraph._sampling_graph import as_generator
-from ttc_plugins.langgraph._verification import as_verifier, verifier_question
 from ttc_plugins.langgraph.context import TTCContext, budget_for_run
 from ttc_plugins.langgraph.state_fields import (
     CandidateListField,
@@ -56,6 +56,7 @@ from ttc_plugins.strategies.candidates import (
     output_text,
     scored_result,
 )
+from ttc_plugins.verifiers import question_text
 
 __all__ = ["create_feedback_edit_graph"]
 
@@ -97,7 +98,7 @@ def create_feedback_edit_graph(
     drafts: int = 2,
     feedbacks: int = 2,
     edits: int = 2,
-    question: Callable[[Any], str] = verifier_question,
+    question: Callable[[Any], str] = question_text,
     extract: AnswerExtractor | None = None,
     input_key: str = "question",
     output_key: str = "answer",
@@ -152,11 +153,11 @@ def create_feedback_edit_graph(
     check_io_keys(input_key, output_key, reserved=_RESERVED_KEYS)
     drafting = as_generator(drafter)
     strategy = "create_feedback_edit_graph"
-    feedback_step = role_step(feedback_model, role="feedback_model", template=FEEDBACK_USER, strategy=strategy)
-    edit_step = role_step(
+    feedback_step = role_runnable(feedback_model, role="feedback_model", template=FEEDBACK_USER, strategy=strategy)
+    edit_step = role_runnable(
         edit_model, role="edit_model", template=EDITOR_USER, strategy=strategy, parser=output_parser_of(drafting)
     )
-    judge_step = as_verifier(judge)
+    judge_step = as_verifier_runnable(judge)
     run_budgets = RunBudgets(name)
 
     def drafts_of(state: dict[str, Any]) -> list[Candidate]:

@@ -33,17 +33,10 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, Overwrite, interrupt
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12 for the graph's JSON schemas
 
+from ttc_plugins._runnables import as_verifier_runnable, model_of, output_parser_of, role_runnable
 from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.langgraph._run_budgets import (
-    RUN_ID,
-    RunBudgets,
-    charged_call_node,
-    model_of,
-    output_parser_of,
-    role_step,
-)
+from ttc_plugins.langgraph._run_budgets import RUN_ID, RunBudgets, charged_call_node
 from ttc_plugins.langgraph._sampling_graph import as_generator
-from ttc_plugins.langgraph._verification import as_verifier, verifier_question
 from ttc_plugins.langgraph.context import TTCContext, budget_for_run
 from ttc_plugins.langgraph.state_fields import (
     CandidateListField,
@@ -56,6 +49,7 @@ from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
 from ttc_plugins.results import Candidate, TTCEvent
 from ttc_plugins.strategies.candidates import AnswerExtractor, apply_verdict, make_candidates, output_text
 from ttc_plugins.strategies.refine import AcceptRule, RefineRules, RefineTracker
+from ttc_plugins.verifiers import question_text
 
 __all__ = ["create_refine_graph"]
 
@@ -149,7 +143,7 @@ def create_refine_graph(
     patience: int | None = 2,
     threshold: float | None = None,
     human_feedback: bool = False,
-    question: Callable[[Any], str] = verifier_question,
+    question: Callable[[Any], str] = question_text,
     extract: AnswerExtractor | None = None,
     satisfied: Callable[[str], bool] = critic_is_satisfied,
     input_key: str = "question",
@@ -221,9 +215,9 @@ def create_refine_graph(
         )
     drafter = as_generator(generate)
     roles = {"strategy": "create_refine_graph", "fallback": drafter}
-    critic_step = role_step(critic, role="critic", template=CRITIC_USER, **roles)
-    editor_step = role_step(editor, role="editor", template=EDITOR_USER, parser=output_parser_of(drafter), **roles)
-    scorer_step = as_verifier(scorer) if scorer is not None else _default_scorer(drafter)
+    critic_step = role_runnable(critic, role="critic", template=CRITIC_USER, **roles)
+    editor_step = role_runnable(editor, role="editor", template=EDITOR_USER, parser=output_parser_of(drafter), **roles)
+    scorer_step = as_verifier_runnable(scorer) if scorer is not None else _default_scorer(drafter)
     run_budgets = RunBudgets(name)
 
     def versions_of(state: dict[str, Any], new: Iterable[Candidate] = ()) -> dict[int, Candidate]:

@@ -35,10 +35,10 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, Overwrite, Send
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12 for the graph's JSON schemas
 
+from ttc_plugins._runnables import as_verifier_runnable, output_parser_of, role_runnable
 from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.langgraph._run_budgets import RUN_ID, RunBudgets, charged_call_node, output_parser_of, role_step
+from ttc_plugins.langgraph._run_budgets import RUN_ID, RunBudgets, charged_call_node
 from ttc_plugins.langgraph._sampling_graph import as_generator
-from ttc_plugins.langgraph._verification import as_verifier, verifier_question
 from ttc_plugins.langgraph.context import TTCContext, budget_for_run
 from ttc_plugins.langgraph.state_fields import (
     CandidateListField,
@@ -58,6 +58,7 @@ from ttc_plugins.strategies.candidates import (
     scored_result,
 )
 from ttc_plugins.strategies.refine import preference_pair
+from ttc_plugins.verifiers import question_text
 
 __all__ = ["create_tpo_graph"]
 
@@ -113,7 +114,7 @@ def create_tpo_graph(
     loss: Any = None,
     gradient: Any = None,
     update: Any = None,
-    question: Callable[[Any], str] = verifier_question,
+    question: Callable[[Any], str] = question_text,
     extract: AnswerExtractor | None = None,
     input_key: str = "question",
     output_key: str = "answer",
@@ -171,12 +172,12 @@ def create_tpo_graph(
     check_io_keys(input_key, output_key, reserved=_RESERVED_KEYS)
     generator = as_generator(generate)
     steps = {"strategy": "create_tpo_graph", "fallback": generator}
-    loss_step = role_step(loss, role="loss", template=TPO_LOSS_USER, **steps)
-    gradient_step = role_step(gradient, role="gradient", template=TPO_GRADIENT_USER, **steps)
-    update_step = role_step(
+    loss_step = role_runnable(loss, role="loss", template=TPO_LOSS_USER, **steps)
+    gradient_step = role_runnable(gradient, role="gradient", template=TPO_GRADIENT_USER, **steps)
+    update_step = role_runnable(
         update, role="update", template=TPO_UPDATE_USER, parser=output_parser_of(generator), **steps
     )
-    scorer_step = as_verifier(scorer)
+    scorer_step = as_verifier_runnable(scorer)
     run_budgets = RunBudgets(name)
 
     def pool_of(state: dict[str, Any]) -> dict[int, Candidate]:

@@ -1,12 +1,18 @@
-"""Turn what a user passes for a strategy role (critic, editor, feedback model, ...) into a Runnable.
+"""Runnable helpers shared by the LangChain and LangGraph adapters, which both build on langchain-core.
 
-A role may be given as a chat model (a dedicated model for that role: it gets the role's prompt), a
-Runnable or a function over the role's payload dict (used as is), or nothing (the strategy's own
-chat model, found inside the wrapped chain, gets the role's prompt).
+They live here, outside both adapters, because the adapters never import each other.
+
+- ``role_runnable``: what plays a strategy's role (critic, editor, feedback model, ...). A role may
+  be a chat model (a dedicated model for the role: it gets the role's prompt), a Runnable or a
+  function over the role's payload dict (used as is), or nothing (the strategy's own chat model,
+  found inside the wrapped chain, gets the role's prompt).
+- ``as_verifier_runnable``: any verifier as a Runnable over ``{"question", "candidate"}``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -14,7 +20,7 @@ from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableSequence
 
-__all__ = ["model_of", "output_parser_of", "role_runnable"]
+__all__ = ["as_verifier_runnable", "model_of", "output_parser_of", "role_runnable"]
 
 
 def model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
@@ -70,3 +76,36 @@ def role_runnable(
         raise ValueError(f"{strategy}() cannot find a chat model{where} to act as {role}; pass {role}=")
     chain = ChatPromptTemplate.from_messages([("user", template)]) | model
     return chain | parser if parser is not None else chain
+
+
+def as_verifier_runnable(verifier: Any) -> Runnable[dict[str, Any], Any]:
+    """A Runnable over ``{"question", "candidate"}`` for any verifier (a Runnable is returned as is).
+
+    A plain function becomes a traced child run; an async function (or an object with an async
+    ``__call__``) is awaited under ``ainvoke`` and run to completion on a loop of its own under
+    ``invoke`` (sync strategies run verification in worker threads, which have no event loop).
+
+    Example:
+        >>> check = as_verifier_runnable(lambda question, candidate: candidate == "4")
+        >>> check.invoke({"question": "2 + 2?", "candidate": "4"})
+        True
+    """
+    if isinstance(verifier, Runnable):
+        return verifier
+    if not callable(verifier):
+        raise TypeError(f"a verifier must be a Runnable or a callable (question, candidate) -> score, got {verifier!r}")
+    name = getattr(verifier, "__name__", type(verifier).__name__)
+    if inspect.iscoroutinefunction(verifier) or inspect.iscoroutinefunction(type(verifier).__call__):
+
+        async def ajudge(pair: dict[str, Any]) -> Any:
+            return await verifier(pair["question"], pair["candidate"])
+
+        def judge_blocking(pair: dict[str, Any]) -> Any:
+            return asyncio.run(verifier(pair["question"], pair["candidate"]))
+
+        return RunnableLambda(judge_blocking, afunc=ajudge, name=name)
+
+    def judge(pair: dict[str, Any]) -> Any:
+        return verifier(pair["question"], pair["candidate"])
+
+    return RunnableLambda(judge, name=name)
