@@ -3,6 +3,8 @@ import subprocess
 import sys
 from types import ModuleType
 
+import pytest
+
 import ttc_plugins
 
 
@@ -73,3 +75,17 @@ def test_the_dspy_adapter_keeps_litellm_off_the_network_unless_told_otherwise():
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "False"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("adapter", "others"),
+    [
+        ("ttc_plugins.langchain", ["ttc_plugins.langgraph", "ttc_plugins.dspy"]),
+        ("ttc_plugins.langgraph", ["ttc_plugins.langchain", "ttc_plugins.dspy"]),
+        ("ttc_plugins.dspy", ["ttc_plugins.langchain", "ttc_plugins.langgraph"]),
+    ],
+)
+def test_adapters_never_import_each_other(adapter, others):
+    code = f"import sys, {adapter}; print(sorted(m for m in {others!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -276,7 +276,7 @@ def local_judge_model(base_url: str, *, model: str | None = None, **kwargs: Any)
         >>> judge.model_kwargs["response_format"]["type"], judge.temperature
         ('json_object', 0.0)
     """
-    from ttc_plugins.langchain.llm_judge import JudgeReply
+    from ttc_plugins._llm_judge import JudgeReply
 
     options: dict[str, Any] = {"temperature": 0.0, "max_tokens": 120, **kwargs}
     schema = {"type": "json_object", "schema": JudgeReply.model_json_schema()}

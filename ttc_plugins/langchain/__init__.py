@@ -13,11 +13,11 @@ from ttc_plugins._extras import require
 
 require("langchain_core", extra="langchain", adapter="ttc_plugins.langchain")
 
+from ttc_plugins._llm_judge import JudgeReply, llm_judge  # noqa: E402
 from ttc_plugins.langchain.best_of_n import BestOfN, best_of_n  # noqa: E402
 from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler  # noqa: E402
 from ttc_plugins.langchain.ensemble import Ensemble, ensemble  # noqa: E402
 from ttc_plugins.langchain.feedback_edit import FeedbackEdit, feedback_edit  # noqa: E402
-from ttc_plugins.langchain.llm_judge import JudgeReply, llm_judge  # noqa: E402
 from ttc_plugins.langchain.refine import Refine, refine  # noqa: E402
 from ttc_plugins.langchain.self_consistency import SelfConsistency, self_consistency  # noqa: E402
 from ttc_plugins.langchain.tpo import TPO, round_best_scores, tpo  # noqa: E402

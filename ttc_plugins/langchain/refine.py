@@ -25,10 +25,10 @@ from typing import Any
 from langchain_core.runnables import Runnable
 from pydantic import Field
 
+from ttc_plugins._llm_judge import llm_judge
 from ttc_plugins._runnables import model_of, output_parser_of, role_runnable
 from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
-from ttc_plugins.langchain.llm_judge import llm_judge
 from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, judged_candidate, question_text
 from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
 from ttc_plugins.results import Candidate, TTCEvent

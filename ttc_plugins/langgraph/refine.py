@@ -127,7 +127,7 @@ def _default_scorer(generate: Runnable[Any, Any]) -> Runnable[Any, Any]:
         raise ValueError(f"create_refine_graph() cannot find a chat model in {generate.get_name()!r}; pass scorer=")
     # The one use of the LangChain adapter, imported only for this default: its LLM judge (a prompt,
     # structured output and a tolerant parse) is too much to restate, and a chat model implies langchain-core.
-    from ttc_plugins.langchain.llm_judge import llm_judge
+    from ttc_plugins._llm_judge import llm_judge
 
     return llm_judge(model, structured=False)
 
