@@ -104,3 +104,11 @@ def test_tpo_rows_report_the_best_over_rounds_and_every_role():
     (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
     assert (row.correct, row.answer) == (True, "13")
     assert set(row.tokens_by_role) == {"generator", "verifier", "critic"}
+
+
+def test_the_beta_rule_stops_a_unanimous_vote_after_its_minimum():
+    bench = models(["unused"], ["Answer: 13"])
+    (method,) = build_methods(parse_method_names("adaptive-beta-sc@16"), bench)
+    (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
+    # P(leader | 4-0) = 31/32 >= 0.95 once the 4 minimum samples are in
+    assert (row.correct, row.calls, row.stop_reason) == (True, 4, "converged")

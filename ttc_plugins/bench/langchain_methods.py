@@ -30,6 +30,7 @@ from ttc_plugins.langchain import best_of_n, llm_judge, refine, self_consistency
 from ttc_plugins.prompts import ANSWER_FORMAT
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies.candidates import output_text
+from ttc_plugins.strategies.select import AdaptiveStop
 
 __all__ = ["answer_chain", "build"]
 
@@ -75,6 +76,9 @@ def build(spec: MethodSpec, models: BenchModels) -> BenchMethod:
     sampler = answer_chain(models.sampler)
     if spec.family in ("sc", "adaptive-sc"):
         strategy = self_consistency(sampler, n=spec.k, adaptive=spec.family == "adaptive-sc")
+    elif spec.family == "adaptive-beta-sc":
+        rule = AdaptiveStop(rule="beta", confidence=0.95, min_samples=4)
+        strategy = self_consistency(sampler, n=spec.k, adaptive=rule, wave_size=2)
     elif spec.family == "bon-judge":
         # Text replies only: structured output through a 135M model's JSON mode is not what users of
         # small local models get to rely on, and the tolerant text parse is the judge's fallback anyway.

@@ -65,6 +65,11 @@ FAMILIES: dict[str, MethodFamily] = {
     "adaptive-sc": MethodFamily(
         "self-consistency that stops once no remaining sample can change the vote", True, lambda k: 0.9 * k
     ),
+    "adaptive-beta-sc": MethodFamily(
+        "self-consistency that stops once P(the leading answer leads) >= 0.95 (Beta posterior, min 4 samples)",
+        True,
+        lambda k: 0.6 * k,
+    ),
     "bon-judge": MethodFamily(
         "best-of-k, the same model judging each sample 0-10 (llm_judge; JSON grammar on the embedded model)",
         True,
