@@ -206,3 +206,53 @@ def test_a_call_changes_nothing_on_the_module():
     program(task="q")
     assert vars(program) == before
     assert program.dump_state() == state
+
+
+def test_bootstrap_few_shot_attaches_demos_that_survive_save_and_load(tmp_path):
+    def is_seven(inputs, prediction):
+        return prediction.answer == "7"
+
+    def program():
+        return FeedbackEdit("question -> answer", judge=is_seven, drafts=1, feedbacks=1, edits=1)
+
+    dspy.configure(
+        lm=DummyLM(
+            [
+                *[draft("8"), feedback("2 + 5 is 7."), edit("7")],  # 2 + 5: the edit wins
+                *[draft("7"), feedback("Maybe 8?"), edit("8")],  # 3 + 4: the draft wins, the edit is worse
+            ]
+        )
+    )
+    trainset = [
+        dspy.Example(question="What is 2 + 5?", answer="7").with_inputs("question"),
+        dspy.Example(question="What is 3 + 4?", answer="7").with_inputs("question"),
+    ]
+    optimizer = dspy.BootstrapFewShot(
+        metric=lambda example, prediction, trace=None: prediction.answer == example.answer,
+        max_bootstrapped_demos=2,
+        max_labeled_demos=0,
+    )
+    compiled = optimizer.compile(program(), trainset=trainset)
+    # The winning edit teaches the feedback model and the editor; the draft it fixed teaches nobody.
+    assert [(d.question, d.feedback) for d in compiled.feedback.demos] == [("What is 2 + 5?", "2 + 5 is 7.")]
+    assert "answer: 8" in compiled.feedback.demos[0].draft
+    assert [(d.question, d.feedback, d.answer) for d in compiled.edit.demos] == [("What is 2 + 5?", "2 + 5 is 7.", "7")]
+    # A draft that won on its own teaches the drafter; its worse edit (and the feedback behind it) teach nobody.
+    assert [(d.question, d.reasoning, d.answer) for d in compiled.draft.predict.demos] == [
+        ("What is 3 + 4?", "drafting", "7")
+    ]
+
+    path = tmp_path / "feedback_edit.json"
+    compiled.save(str(path))
+    loaded = program()
+    loaded.load(str(path))
+    for name, predictor in compiled.named_predictors():
+        original = [demo.toDict() for demo in predictor.demos]
+        assert [dict(demo) for demo in dict(loaded.named_predictors())[name].demos] == original
+    lm = DummyLM([draft("9"), feedback("It is 9."), edit("9")])
+    with dspy.context(lm=lm):
+        loaded(question="What is 4 + 5?")
+    draft_request, _, edit_request = (str(entry["messages"]) for entry in lm.history)
+    assert "What is 3 + 4?" in draft_request  # the loaded drafter demo is in use
+    assert "2 + 5 is 7." not in draft_request  # the editor's demo stays the editor's
+    assert "2 + 5 is 7." in edit_request

@@ -186,3 +186,56 @@ def test_a_call_changes_nothing_on_the_module():
     program(question="q")
     assert vars(program) == before
     assert program.dump_state() == state
+
+
+def test_bootstrap_few_shot_attaches_demos_that_survive_save_and_load(tmp_path):
+    dspy.configure(
+        lm=DummyLM(
+            [
+                *[sample("ok"), sample("bad"), LOSS, GRADIENT, update("great"), update("bad")],  # a rewrite wins
+                *[sample("good"), sample("bad"), LOSS, GRADIENT, update("ok"), update("bad")],  # a sample wins
+            ]
+        )
+    )
+    trainset = [
+        dspy.Example(question="Describe the sea.", answer="great").with_inputs("question"),
+        dspy.Example(question="Describe the sky.", answer="good").with_inputs("question"),
+    ]
+    optimizer = dspy.BootstrapFewShot(
+        metric=lambda example, prediction, trace=None: prediction.answer == example.answer,
+        max_bootstrapped_demos=2,
+        max_labeled_demos=0,
+    )
+    compiled = optimizer.compile(_program(samples=2, rounds=1), trainset=trainset)
+    # The winning rewrite teaches the loss, gradient and update; the samples it improved on teach nobody.
+    assert [(d.question, d.better_score, d.worse_score, d.analysis) for d in compiled.loss.demos] == [
+        ("Describe the sea.", 0.5, 0.1, "good is specific")
+    ]
+    assert "answer: ok" in compiled.loss.demos[0].better_response
+    assert "answer: bad" in compiled.loss.demos[0].worse_response
+    assert [(d.question, d.analysis, d.suggestions) for d in compiled.gradient.demos] == [
+        ("Describe the sea.", "good is specific", "be specific")
+    ]
+    assert [(d.question, d.suggestions, d.answer) for d in compiled.update.demos] == [
+        ("Describe the sea.", "be specific", "great")
+    ]
+    assert "answer: ok" in compiled.update.demos[0].best_response
+    # A first-round sample that stayed best teaches the generator; the loss, gradient and rewrites after it do not.
+    assert [(d.question, d.reasoning, d.answer) for d in compiled.generate.predict.demos] == [
+        ("Describe the sky.", "thinking", "good")
+    ]
+
+    path = tmp_path / "tpo.json"
+    compiled.save(str(path))
+    loaded = _program(samples=2, rounds=1)
+    loaded.load(str(path))
+    for name, predictor in compiled.named_predictors():
+        original = [demo.toDict() for demo in predictor.demos]
+        assert [dict(demo) for demo in dict(loaded.named_predictors())[name].demos] == original
+    lm = DummyLM([sample("ok"), sample("bad"), LOSS, GRADIENT, update("great"), update("bad")])
+    with dspy.context(lm=lm):
+        loaded(question="Describe the moon.")
+    sample_request, _, loss_request, gradient_request, update_request, _ = (str(e["messages"]) for e in lm.history)
+    assert "Describe the sky." in sample_request  # the loaded generator demo is in use
+    assert "Describe the sea." not in sample_request  # the update's demo stays the update's
+    assert all("Describe the sea." in request for request in (loss_request, gradient_request, update_request))
