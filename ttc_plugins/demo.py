@@ -40,7 +40,7 @@ class _Tally:
 
 
 def _short(text: str | None, width: int = 70) -> str:
-    return textwrap.shorten(" ".join(str(text).split()), width=width, placeholder=" ...")
+    return textwrap.shorten(" ".join(str(text).split()), width=width)
 
 
 def _progress(total: int, label: str) -> Any:
