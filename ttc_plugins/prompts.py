@@ -7,15 +7,26 @@ their own prompt objects.
 from __future__ import annotations
 
 __all__ = [
+    "ANALOGICAL_USER",
     "ANSWER_FORMAT",
+    "COD_EXAMPLES",
+    "COD_SYSTEM",
+    "COT_EXAMPLES",
+    "COT_SYSTEM",
     "CRITIC_NO_ISSUES",
     "CRITIC_USER",
     "EDITOR_USER",
     "FEEDBACK_USER",
+    "FORCING_ANSWER_USER",
+    "FORCING_CONTINUE_USER",
+    "FORCING_FINAL_ANSWER",
+    "FORCING_WAIT",
     "JUDGE_DEFAULT_RUBRIC",
     "JUDGE_SCALE",
     "JUDGE_SYSTEM",
     "JUDGE_USER",
+    "STEP_BACK_ANSWER_USER",
+    "STEP_BACK_PRINCIPLE_USER",
     "TPO_GRADIENT_USER",
     "TPO_LOSS_USER",
     "TPO_UPDATE_USER",
@@ -116,4 +127,69 @@ TPO_UPDATE_USER = (
     "Request:\n<question>\n{question}\n</question>\n\n"
     "Best response so far:\n<best>\n{chosen}\n</best>\n\n"
     "Suggestions:\n<suggestions>\n{gradient}\n</suggestions>"
+)
+
+# ---- proposal prompting (chain-of-thought, chain-of-draft, step-back, analogical)
+
+# A worked example is a (question, solution) pair, the solution written exactly as the model should
+# write its own, ending with the final-answer marker that answers.extract_answer finds.
+COT_SYSTEM = ANSWER_FORMAT
+COT_EXAMPLES = (
+    (
+        "A baker made 24 muffins and sold 15 of them. Then she baked 8 more. How many muffins does she have now?",
+        "She started with 24 muffins and sold 15, so 24 - 15 = 9 were left. "
+        "She baked 8 more, so 9 + 8 = 17.\nAnswer: 17",
+    ),
+    (
+        "A train travels 60 km per hour. How far does it travel in 2.5 hours?",
+        "Distance is speed times time. 60 km per hour for 2.5 hours is 60 * 2.5 = 150 km.\nAnswer: 150",
+    ),
+    (
+        "Tom has 3 boxes with 12 pencils each. He gives away 10 pencils. How many pencils does he keep?",
+        "He has 3 * 12 = 36 pencils. After giving away 10 he keeps 36 - 10 = 26.\nAnswer: 26",
+    ),
+)
+
+# Chain of Draft (Xu et al. 2025): the same reasoning, each step cut to a draft of five words at most.
+COD_SYSTEM = (
+    "Think step by step, but keep only a minimal draft for each thinking step, five words at most. "
+    "Give the final answer at the end of the response, after the separator ####."
+)
+COD_EXAMPLES = (
+    (COT_EXAMPLES[0][0], "24 - 15 = 9; 9 + 8 = 17.\n#### 17"),
+    (COT_EXAMPLES[1][0], "distance = speed * time; 60 * 2.5 = 150.\n#### 150"),
+    (COT_EXAMPLES[2][0], "3 * 12 = 36; 36 - 10 = 26.\n#### 26"),
+)
+
+# Step-back prompting (Zheng et al. 2023): abstract the principle first, then reason with it.
+STEP_BACK_PRINCIPLE_USER = (
+    "Before solving the problem below, take a step back: which general principle, concept or formula "
+    "does it depend on? State it briefly in general terms. Do not solve the problem yet.\n\n"
+    "Problem:\n<question>\n{question}\n</question>"
+)
+STEP_BACK_ANSWER_USER = (
+    "Principle:\n<principle>\n{principle}\n</principle>\n\n"
+    "Use this principle to solve the problem.\n\n"
+    "Problem:\n<question>\n{question}\n</question>\n\n" + ANSWER_FORMAT
+)
+
+# Analogical prompting (Yasunaga et al. 2023): the model writes its own relevant worked example.
+ANALOGICAL_USER = (
+    "Problem:\n<question>\n{question}\n</question>\n\n"
+    "First recall a related problem you know and explain how it is solved. "
+    "Then solve the problem above in the same way.\n" + ANSWER_FORMAT
+)
+
+# ---- budget forcing (s1): "Wait" to think longer, "Final Answer:" to stop at the cap
+
+FORCING_WAIT = "Wait"
+FORCING_FINAL_ANSWER = "Final Answer:"
+# The re-prompt fallback, for chat APIs that do not continue a trailing assistant message.
+FORCING_CONTINUE_USER = (
+    "Your previous message was cut off. Continue it from exactly where it stops, as if it had never "
+    "been interrupted: do not repeat any of it, and start with the words that come next."
+)
+FORCING_ANSWER_USER = (
+    "Your thinking is over. Your previous message ends with '" + FORCING_FINAL_ANSWER + "': reply with "
+    "only the final answer that follows it."
 )
