@@ -182,6 +182,11 @@ def test_ttc_serve_serves_until_ctrl_c(tmp_path):
             ["before  right", "compile: ", "demos on generate.predict", "saved and reloaded: "],
         ),
         ("04_refine_an_answer.py", ["What is 6 + 3?  -> returned version #", "stop rule: ", "[draft   ]", "critic"]),
+        (
+            "07_chain_of_draft.py",
+            ["CoT vs CoD, one call per question", "CoT vs CoD inside self-consistency", "SC(4) x CoD"],
+        ),
+        ("08_budget_forcing.py", ["min 64, 0 waits: refused when built", "thinking ended", "spend by role:"]),
         ("06_human_in_the_loop_refine.py", ["-- pause before the edit of round 1", "human:", "stopped: "]),
         ("05_feedback_and_edit_models.py", ["#0 (draft, ", "edit of draft #", "chosen: #", "feedback"]),
     ],

@@ -22,11 +22,25 @@ require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
 
 from ttc_plugins.dspy import _scope as _scope  # noqa: E402  (registers the DSPy thread bridge)
 from ttc_plugins.dspy.best_of_n import BestOfN  # noqa: E402
+from ttc_plugins.dspy.budget_forcing import BudgetForcing  # noqa: E402
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM  # noqa: E402
 from ttc_plugins.dspy.feedback_edit import FeedbackEdit  # noqa: E402
 from ttc_plugins.dspy.judge import JudgeAnswer  # noqa: E402
+from ttc_plugins.dspy.prompting import Analogical, ChainOfDraft, StepBack  # noqa: E402
 from ttc_plugins.dspy.refine import Refine  # noqa: E402
 from ttc_plugins.dspy.self_consistency import SelfConsistency  # noqa: E402
 from ttc_plugins.dspy.tpo import TPO  # noqa: E402
 
-__all__ = ["TPO", "BestOfN", "BudgetedLM", "FeedbackEdit", "JudgeAnswer", "Refine", "SelfConsistency"]
+__all__ = [
+    "TPO",
+    "Analogical",
+    "BestOfN",
+    "BudgetForcing",
+    "BudgetedLM",
+    "ChainOfDraft",
+    "FeedbackEdit",
+    "JudgeAnswer",
+    "Refine",
+    "SelfConsistency",
+    "StepBack",
+]

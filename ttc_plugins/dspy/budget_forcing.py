@@ -1,0 +1,185 @@
+"""Budget forcing (s1) as a DSPy module: "Wait" to think longer, "Final Answer:" at the cap.
+
+Decisions come from :class:`~ttc_plugins.strategies.forcing.ThinkingController`, as in the LangChain
+shell; this module makes the calls. DSPy's adapters lay out fields rather than continue raw text, so
+the reasoning is carried the re-prompting way: ``self.think`` sees the reasoning so far (ending with
+"Wait" when the model stopped too early) and writes its continuation; ``self.answer`` sees the finished
+reasoning ending with "Final Answer:" and writes the signature's outputs. Thinking calls are charged to
+the role "thinking", the answer call to "answer"; each call sets its own output cap, so the budget
+reserves a true worst case.
+
+Example:
+    >>> import dspy
+    >>> from dspy.utils.dummies import DummyLM
+    >>> replies = [{"thinking": "3 + 4 = 7."}, {"thinking": "Let me check: 4 + 3 = 7."}, {"answer": "7"}]
+    >>> solve = BudgetForcing("question -> answer", min_thinking_tokens=8, max_waits=1, count=lambda t: len(t.split()))
+    >>> with dspy.context(lm=DummyLM(replies)):
+    ...     prediction = solve(question="What is 3 + 4?")
+    >>> prediction.thinking, prediction.answer
+    ('3 + 4 = 7. Wait Let me check: 4 + 3 = 7.', '7')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dspy
+from dspy.signatures.signature import Signature, ensure_signature
+
+from ttc_plugins._scope import strategy_run_scope
+from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins.dspy._stepped import (
+    Call,
+    Step,
+    StepLoop,
+    StepRun,
+    answer_of,
+    arun_steps,
+    pass_on,
+    prediction_of,
+    run_steps,
+)
+from ttc_plugins.results import Candidate, StopReason, TTCResult
+from ttc_plugins.strategies.forcing import ForcingRules, ThinkingController
+from ttc_plugins.tokens import count_tokens
+
+__all__ = ["BudgetForcing"]
+
+_RUN_NAME = "budget_forcing"
+# A thinking reply also holds the adapter's field markers ("[[ ## thinking ## ]]", "[[ ## completed ## ]]"):
+# its output cap leaves room for them, and the controller still cuts the thinking itself at the cap.
+_MARKUP_TOKENS = 16
+
+THINK_INSTRUCTIONS = (
+    "Reason step by step about the task; do not give the final answer yet. If there is reasoning so far, "
+    "continue it from exactly where it stops, as if it had never been interrupted: do not repeat any of it."
+)
+ANSWER_INSTRUCTIONS = "The reasoning is over and ends with 'Final Answer:'. Give the final answer in the output fields."
+
+
+def _with_task(
+    task: type[Signature], instructions: str, extra: dict[str, tuple[type, Any]], outputs: dict[str, tuple[type, Any]]
+) -> type[Signature]:
+    """The task's inputs, then ``extra`` inputs, then ``outputs``, under ``instructions``."""
+    fields = {name: (field.annotation, field) for name, field in task.input_fields.items()}
+    # The task's own instructions stay in view: they say what a good answer is (format, length, ...).
+    return dspy.Signature(
+        {**fields, **extra, **outputs}, f"{instructions}\n\nThe task's own instructions: {task.instructions}"
+    )
+
+
+class BudgetForcing(dspy.Module):
+    """Think at least ``min_thinking_tokens`` and at most ``max_thinking_tokens``, then answer.
+
+    Args:
+        signature: a DSPy signature, e.g. ``"question -> answer"``; it must not have ``reasoning_so_far``,
+            ``thinking`` or ``reasoning`` fields.
+        min_thinking_tokens: a model that stops thinking earlier gets "Wait" appended and continues.
+        max_thinking_tokens: thinking is cut at exactly this many tokens and the answer is forced.
+        max_waits: the most times "Wait" is appended.
+        max_answer_tokens: the output cap of the answer call (None: the LM's own).
+        count: the token counter the limits are measured with.
+
+    A call takes the signature's inputs, plus ``config`` and ``lm`` as ``dspy.Predict`` takes them. It
+    returns a ``dspy.Prediction`` with the signature's outputs, ``thinking`` (with its Waits) and
+    ``ttc_result`` (events: each continuation, each Wait, why thinking ended; the spend). When the
+    budget refuses a later call, the outputs are None and ``ttc_result.stop_reason`` is ``"budget"``.
+
+    Raises from a call:
+        BudgetExceeded: the budget could not pay for the first thinking call.
+        Exception: a thinking or answer call failed for another reason.
+    """
+
+    def __init__(
+        self,
+        signature: str | type[Signature],
+        *,
+        min_thinking_tokens: int = 0,
+        max_thinking_tokens: int | None = None,
+        max_waits: int = 0,
+        max_answer_tokens: int | None = None,
+        count: Callable[[str], int] = count_tokens,
+    ) -> None:
+        super().__init__()
+        task = ensure_signature(signature)
+        clash = sorted({"reasoning_so_far", "thinking", "reasoning"} & set(task.fields))
+        if clash:
+            raise ValueError(f"the signature's fields {clash} clash with the fields BudgetForcing adds; rename them")
+        self.rules = ForcingRules(
+            min_thinking_tokens=min_thinking_tokens,
+            max_thinking_tokens=max_thinking_tokens,
+            max_waits=max_waits,
+            max_answer_tokens=max_answer_tokens,
+        )
+        self.count = count
+        so_far = dspy.InputField(desc="the reasoning so far, possibly empty or ending mid-sentence")
+        continuation = dspy.OutputField(desc="the next part of the reasoning, without repeating the reasoning so far")
+        self.think = dspy.Predict(
+            _with_task(task, THINK_INSTRUCTIONS, {"reasoning_so_far": (str, so_far)}, {"thinking": (str, continuation)})
+        )
+        outputs = {name: (field.annotation, field) for name, field in task.output_fields.items()}
+        finished = dspy.InputField(desc="the finished reasoning, ending with 'Final Answer:'")
+        self.answer = dspy.Predict(_with_task(task, ANSWER_INSTRUCTIONS, {"reasoning": (str, finished)}, outputs))
+        self.answer_field = list(task.output_fields)[-1]
+
+    def forward(self, **inputs: Any) -> dspy.Prediction:
+        with strategy_run_scope(_RUN_NAME) as budget:
+            result, traces = run_steps(self._loop(StepRun(budget, inputs, temperature=None)))
+            result.spend = budget.spent
+        pass_on(traces)
+        return prediction_of(result)
+
+    async def aforward(self, **inputs: Any) -> dspy.Prediction:
+        with strategy_run_scope(_RUN_NAME) as budget:
+            result, traces = await arun_steps(self._loop(StepRun(budget, inputs, temperature=None)))
+            result.spend = budget.spent
+        pass_on(traces)
+        return prediction_of(result)
+
+    @staticmethod
+    def _capped(step: Step, max_tokens: int | None) -> Step:
+        if max_tokens is not None:
+            step.calls[0].arguments["config"]["max_tokens"] = max_tokens
+        return step
+
+    def _loop(self, run: StepRun) -> StepLoop:
+        controller = ThinkingController(self.rules, count=self.count)
+        made: list[Call] = []
+        step = "think"
+        while step == "think":
+            allowance = controller.allowance()
+            payload = {**run.inputs, "reasoning_so_far": controller.thinking}
+            cap = None if allowance is None else allowance + _MARKUP_TOKENS
+            (call,) = yield self._capped(run.ask("thinking", self.think, [payload]), cap)
+            if isinstance(call.outcome, BudgetExceeded) and controller.thinking:
+                return self._result(controller, None, "budget"), [c.trace for c in made]
+            if call.failed:
+                raise call.outcome
+            made.append(call)
+            text = str(call.outcome.thinking)
+            # Each continuation is a fresh field value: put back the space between "Wait" and the next words.
+            thinking = controller.thinking
+            glued = (
+                thinking and text and not thinking[-1].isspace() and not text[0].isspace() and text[0] not in ",.;:!?)"
+            )
+            step = controller.add_thinking(" " + text if glued else text)
+        payload = {**run.inputs, "reasoning": controller.answer_prefix}
+        (call,) = yield self._capped(run.ask("answer", self.answer, [payload]), self.rules.max_answer_tokens)
+        if isinstance(call.outcome, BudgetExceeded):
+            return self._result(controller, None, "budget"), [c.trace for c in made]
+        if call.failed:
+            raise call.outcome
+        made.append(call)
+        controller.add_answer(str(call.outcome.get(self.answer_field, "")))
+        return self._result(controller, call.outcome, "done"), [c.trace for c in made]
+
+    def _result(self, controller: ThinkingController, answer: dspy.Prediction | None, stop: StopReason) -> TTCResult:
+        outputs = dict(answer.items()) if answer is not None else dict.fromkeys(self.answer.signature.output_fields)
+        output = dspy.Prediction(**outputs, thinking=controller.thinking)
+        extracted = answer_of(answer, self.answer_field) if answer is not None else None
+        candidate = Candidate(index=0, output=output, answer=extracted)
+        events = list(controller.events)
+        return TTCResult(
+            output=output, answer=extracted, candidates=[candidate], chosen=0, stop_reason=stop, events=events
+        )
