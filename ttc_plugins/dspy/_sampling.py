@@ -26,6 +26,7 @@ from dspy.signatures.signature import Signature, ensure_signature
 
 from ttc_plugins.answers import AnswerMatcher, extract_answer
 from ttc_plugins.budget import Budget, strategy_run_scope
+from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.candidates import make_candidates
@@ -85,9 +86,7 @@ class SamplingModule(dspy.Module):
     ) -> None:
         super().__init__()
         signature = ensure_signature(signature)
-        outputs = list(signature.output_fields)
-        if answer_field is not None and answer_field not in outputs:
-            raise ValueError(f"answer_field {answer_field!r} is not an output field of the signature: {outputs}")
+        answer_field = answer_field_of(signature, answer_field)
         if num_threads is not None and (
             isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
         ):
@@ -95,7 +94,7 @@ class SamplingModule(dspy.Module):
         self.generate = dspy.ChainOfThought(signature) if chain_of_thought else dspy.Predict(signature)
         self.n = n
         self.wave_size = wave_size
-        self.answer_field = answer_field or outputs[-1]
+        self.answer_field = answer_field
         self.same = same
         self.temperature = temperature
         self.num_threads = num_threads

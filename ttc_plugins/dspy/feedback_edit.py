@@ -31,6 +31,7 @@ import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
 from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
+from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     editor_signature,
     feedback_signature,
@@ -103,9 +104,7 @@ class FeedbackEdit(dspy.Module):
     ) -> None:
         super().__init__()
         signature = ensure_signature(signature)
-        outputs = list(signature.output_fields)
-        if answer_field is not None and answer_field not in outputs:
-            raise ValueError(f"answer_field {answer_field!r} is not an output field of the signature: {outputs}")
+        answer_field = answer_field_of(signature, answer_field)
         self.drafts, self.feedbacks, self.edits = (
             positive_int("drafts", drafts), positive_int("feedbacks", feedbacks), positive_int("edits", edits)
         )  # fmt: skip
@@ -114,7 +113,7 @@ class FeedbackEdit(dspy.Module):
         self.feedback = dspy.Predict(feedback_signature(signature))
         self.edit = dspy.Predict(editor_signature(signature))
         self.judge, self.scorer, self.rubric = scorer_parts(judge, rubric)
-        self.answer_field = answer_field or outputs[-1]
+        self.answer_field = answer_field
         self.temperature = temperature
 
     def forward(self, **inputs: Any) -> dspy.Prediction:

@@ -42,6 +42,7 @@ import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
 from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
+from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     critic_signature,
     editor_signature,
@@ -120,15 +121,13 @@ class Refine(dspy.Module):
     ) -> None:
         super().__init__()
         signature = ensure_signature(signature)
-        outputs = list(signature.output_fields)
-        if answer_field is not None and answer_field not in outputs:
-            raise ValueError(f"answer_field {answer_field!r} is not an output field of the signature: {outputs}")
+        answer_field = answer_field_of(signature, answer_field)
         self.rules = RefineRules(max_rounds=max_rounds, accept=accept, patience=patience, threshold=threshold)
         self.draft = dspy.ChainOfThought(signature)
         self.critic = dspy.Predict(critic_signature(signature))
         self.edit = dspy.Predict(editor_signature(signature))
         self.judge, self.scorer, self.rubric = scorer_parts(scorer, rubric)
-        self.answer_field = answer_field or outputs[-1]
+        self.answer_field = answer_field
         self.satisfied = satisfied
         self.temperature = temperature
 

@@ -37,6 +37,7 @@ import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
 from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
+from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     fenced,
     gradient_signature,
@@ -115,9 +116,7 @@ class TPO(dspy.Module):
     ) -> None:
         super().__init__()
         signature = ensure_signature(signature)
-        outputs = list(signature.output_fields)
-        if answer_field is not None and answer_field not in outputs:
-            raise ValueError(f"answer_field {answer_field!r} is not an output field of the signature: {outputs}")
+        answer_field = answer_field_of(signature, answer_field)
         self.samples = positive_int("samples", samples, minimum=2)
         self.rounds = positive_int("rounds", rounds, minimum=0)
         self.num_threads = None if num_threads is None else positive_int("num_threads", num_threads)
@@ -126,7 +125,7 @@ class TPO(dspy.Module):
         self.gradient = dspy.Predict(gradient_signature(signature))
         self.update = dspy.Predict(update_signature(signature))
         self.judge, self.scorer, self.rubric = scorer_parts(scorer, rubric)
-        self.answer_field = answer_field or outputs[-1]
+        self.answer_field = answer_field
         self.temperature = temperature
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
