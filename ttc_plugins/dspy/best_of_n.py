@@ -40,13 +40,13 @@ import dspy
 from dspy.signatures.signature import Signature
 
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.budget import BudgetExceeded, budget_role, current_budget
+from ttc_plugins.budget import budget_role, current_budget
 from ttc_plugins.dspy._sampling import Sample, SamplingModule, signature_inputs
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
-from ttc_plugins.results import Candidate, InvalidVerdict, TTCResult, Verdict, parse_verdict
-from ttc_plugins.strategies.candidates import scored_result, voted_result
+from ttc_plugins.results import Candidate, TTCResult, Verdict
+from ttc_plugins.strategies.candidates import apply_verdict, scored_result, voted_result
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 
 __all__ = ["BestOfN", "PredictionVerifier"]
@@ -186,21 +186,9 @@ class BestOfN(SamplingModule):
                 sample.examined = error
 
     def _candidate(self, candidate: Candidate, sample: Sample) -> Candidate:
-        reply = sample.examined
-        if isinstance(reply, BudgetExceeded):
-            refused = candidate.model_copy(update={"error": f"verification refused: {reply}", "budget_refused": True})
-            # When nothing at all could be verified, the budget's own refusal is what the caller gets.
-            refused._exception = reply
-            return refused
-        if isinstance(reply, BaseException):
-            failed = candidate.model_copy(update={"error": f"verification failed: {type(reply).__name__}: {reply}"})
-            failed._exception = reply
-            return failed
-        try:
-            verdict = parse_verdict(reply)
-        except InvalidVerdict as invalid:
-            return candidate.model_copy(update={"error": f"verification failed: {invalid}"})
-        return candidate.model_copy(update={"verdict": verdict, "score": verdict.score})
+        # The same verdict handling as every shell: garbage or an exception fails this candidate only,
+        # and a budget refusal is kept so that, when nothing could be verified, it is what the caller gets.
+        return apply_verdict(candidate, sample.examined)
 
     def _select(self, candidates: list[Candidate], plan: SamplingPlan) -> TTCResult:
         stop_reason = plan.stop_reason or "done"
