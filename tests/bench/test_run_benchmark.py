@@ -112,3 +112,27 @@ def test_the_beta_rule_stops_a_unanimous_vote_after_its_minimum():
     (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
     # P(leader | 4-0) = 31/32 >= 0.95 once the 4 minimum samples are in
     assert (row.correct, row.calls, row.stop_reason) == (True, 4, "converged")
+
+
+def test_prompting_rows_use_their_own_prompts_and_read_the_answer_they_mark():
+    bench = models(["Draft: 9+4=13\n#### 13", "Principle: add.", "Answer: 13"], ["unused"])
+    cod, step = build_methods(parse_method_names("cod,step-back"), bench)
+    cod_row, step_row = run_benchmark(ITEMS[:1], [cod, step], progress=False)
+    assert (cod_row.correct, cod_row.answer, cod_row.calls) == (True, "13", 1)
+    assert (step_row.correct, step_row.calls) == (True, 2)
+    assert set(step_row.tokens_by_role) == {"step_back", "generator"}
+
+
+def test_self_consistency_over_chain_of_draft_votes_on_the_marked_answers():
+    bench = models(["unused"], ["#### 13", "#### 12", "#### 13"])
+    (method,) = build_methods(parse_method_names("sc-cod@3"), bench)
+    (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
+    assert (row.correct, row.answer, row.calls, row.samples) == (True, "13", 3, 3)
+
+
+def test_budget_forcing_rows_read_the_forced_final_answer():
+    bench = models(["9 and 4 make thirteen", "13"], ["unused"])
+    (method,) = build_methods(parse_method_names("forcing@64"), bench)
+    (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
+    assert (row.correct, row.answer, row.calls) == (True, "13", 2)
+    assert set(row.tokens_by_role) == {"thinking", "answer"}

@@ -26,7 +26,17 @@ from ttc_plugins.answers import extract_answer
 from ttc_plugins.bench.calculator import calculator_verifier
 from ttc_plugins.bench.items import BenchItem
 from ttc_plugins.bench.methods import BenchMethod, BenchModels, MethodOutcome, MethodSpec
-from ttc_plugins.langchain import best_of_n, llm_judge, refine, self_consistency, tpo
+from ttc_plugins.langchain import (
+    best_of_n,
+    budget_forcing,
+    chain_of_draft,
+    chain_of_thought,
+    llm_judge,
+    refine,
+    self_consistency,
+    step_back,
+    tpo,
+)
 from ttc_plugins.prompts import ANSWER_FORMAT
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies.candidates import output_text
@@ -69,10 +79,33 @@ def _greedy(spec: MethodSpec, chain: Runnable[dict[str, str], str]) -> BenchMeth
     return BenchMethod(spec=spec, solve=solve)
 
 
+def _single(spec: MethodSpec, transform: Runnable[Any, Any]) -> BenchMethod:
+    """One run of a prompting transform (its own prompt: chain-of-draft, step-back, budget forcing, ...)."""
+
+    def solve(item: BenchItem) -> MethodOutcome:
+        output = output_text(transform.invoke({"question": item.question}))
+        return MethodOutcome(answer=extract_answer(output), output=output, stop_reason="done")
+
+    return BenchMethod(spec=spec, solve=solve)
+
+
+_PROMPTING = {
+    "cot-few": lambda llm, k: chain_of_thought(llm, few_shot=True),
+    "cod": lambda llm, k: chain_of_draft(llm),
+    "cod-zero": lambda llm, k: chain_of_draft(llm, few_shot=False),
+    "step-back": lambda llm, k: step_back(llm),
+    "forcing": lambda llm, k: budget_forcing(llm, max_thinking_tokens=k, max_answer_tokens=32),
+}
+
+
 def build(spec: MethodSpec, models: BenchModels) -> BenchMethod:
     """Build one of the LangChain-side methods (greedy, sc, adaptive-sc, bon-judge, bon-check, refine-*, tpo-judge)."""
     if spec.family == "greedy":
         return _greedy(spec, answer_chain(models.greedy))
+    if spec.family in _PROMPTING:
+        return _single(spec, _PROMPTING[spec.family](models.greedy, spec.k))
+    if spec.family == "sc-cod":
+        return _strategy_method(spec, self_consistency(chain_of_draft(models.sampler), n=spec.k), models.concurrency)
     sampler = answer_chain(models.sampler)
     if spec.family in ("sc", "adaptive-sc"):
         strategy = self_consistency(sampler, n=spec.k, adaptive=spec.family == "adaptive-sc")

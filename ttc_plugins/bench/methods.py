@@ -99,6 +99,18 @@ FAMILIES: dict[str, MethodFamily] = {
         True,
         lambda k: 3 * k + 4,
     ),
+    "cot-few": MethodFamily("chain-of-thought with worked examples, one call at temperature 0", False, lambda k: 1),
+    "cod": MethodFamily(
+        "chain-of-draft (few-shot drafts, answer after ####), one call at temperature 0", False, lambda k: 1
+    ),
+    "cod-zero": MethodFamily("chain-of-draft without examples (degrades on small models)", False, lambda k: 1),
+    "sc-cod": MethodFamily("self-consistency over k few-shot chain-of-draft samples", True, lambda k: k),
+    "step-back": MethodFamily(
+        "step-back prompting: ask for the principle, then answer with it (2 calls)", False, lambda k: 2
+    ),
+    "forcing": MethodFamily(
+        "budget forcing: thinking capped at k tokens, then 'Final Answer:' (s1)", True, lambda k: 2
+    ),
     "dspy-majority": MethodFamily(
         "DSPy's own: dspy.majority over k dspy.Predict calls with distinct rollout_id",
         True,
