@@ -25,7 +25,7 @@ import dspy
 from dspy.signatures.signature import Signature
 
 from ttc_plugins.answers import extract_answer
-from ttc_plugins.budget import Budget, budget_role
+from ttc_plugins.budget import Budget, budget_role, strategy_run_scope
 from ttc_plugins.dspy._sampling import signature_inputs
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
@@ -40,11 +40,13 @@ __all__ = [
     "StepLoop",
     "StepRun",
     "answer_of",
+    "arun_in_scope",
     "arun_steps",
     "judged",
     "pass_on",
     "positive_int",
     "prediction_of",
+    "run_in_scope",
     "run_steps",
     "scorer_parts",
     "version_of",
@@ -301,6 +303,34 @@ async def arun_steps(loop: StepLoop) -> tuple[TTCResult, list[list[Any]]]:
         with budget_role(step.role):
             await asyncio.gather(*(_acall(step.target, call) for call in step.calls))
         calls = step.calls
+
+
+def run_in_scope(
+    name: str,
+    loop_of: Callable[[StepRun], StepLoop],
+    inputs: dict[str, Any],
+    *,
+    temperature: float | None,
+    num_threads: int | None = None,
+) -> TTCResult:
+    """Run a stepped strategy (``forward``) under a child budget of the caller's: the result carries
+    that budget's spend, and the steps that made the result are passed on to the caller's trace."""
+    with strategy_run_scope(name) as budget:
+        result, traces = run_steps(loop_of(StepRun(budget, inputs, temperature=temperature)), num_threads=num_threads)
+        result.spend = budget.spent
+    pass_on(traces)
+    return result
+
+
+async def arun_in_scope(
+    name: str, loop_of: Callable[[StepRun], StepLoop], inputs: dict[str, Any], *, temperature: float | None
+) -> TTCResult:
+    """The async twin of :func:`run_in_scope` (``aforward``)."""
+    with strategy_run_scope(name) as budget:
+        result, traces = await arun_steps(loop_of(StepRun(budget, inputs, temperature=temperature)))
+        result.spend = budget.spent
+    pass_on(traces)
+    return result
 
 
 def pass_on(traces: list[list[Any]]) -> None:

@@ -27,7 +27,6 @@ from typing import Any
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins._scope import strategy_run_scope
 from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.dspy._stepped import (
     Call,
@@ -35,10 +34,9 @@ from ttc_plugins.dspy._stepped import (
     StepLoop,
     StepRun,
     answer_of,
-    arun_steps,
-    pass_on,
+    arun_in_scope,
     prediction_of,
-    run_steps,
+    run_in_scope,
 )
 from ttc_plugins.results import Candidate, StopReason, TTCResult
 from ttc_plugins.strategies.forcing import ForcingRules, ThinkingController
@@ -124,18 +122,10 @@ class BudgetForcing(dspy.Module):
         self.answer_field = list(task.output_fields)[-1]
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
-        with strategy_run_scope(_RUN_NAME) as budget:
-            result, traces = run_steps(self._loop(StepRun(budget, inputs, temperature=None)))
-            result.spend = budget.spent
-        pass_on(traces)
-        return prediction_of(result)
+        return prediction_of(run_in_scope(_RUN_NAME, self._loop, inputs, temperature=None))
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
-        with strategy_run_scope(_RUN_NAME) as budget:
-            result, traces = await arun_steps(self._loop(StepRun(budget, inputs, temperature=None)))
-            result.spend = budget.spent
-        pass_on(traces)
-        return prediction_of(result)
+        return prediction_of(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=None))
 
     @staticmethod
     def _capped(step: Step, max_tokens: int | None) -> Step:

@@ -30,7 +30,7 @@ from typing import Any
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
+from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     editor_signature,
@@ -41,12 +41,11 @@ from ttc_plugins.dspy._stepped import (
     Call,
     StepLoop,
     StepRun,
-    arun_steps,
+    arun_in_scope,
     judged,
-    pass_on,
     positive_int,
     prediction_of,
-    run_steps,
+    run_in_scope,
     scorer_parts,
     version_of,
 )
@@ -117,19 +116,12 @@ class FeedbackEdit(dspy.Module):
         self.temperature = temperature
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
-        with strategy_run_scope(_RUN_NAME) as budget:
-            loop = self._loop(StepRun(budget, inputs, temperature=self.temperature))
-            result, traces = run_steps(loop, num_threads=self.num_threads)
-            result.spend = budget.spent
-        pass_on(traces)
-        return prediction_of(result)
+        return prediction_of(
+            run_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature, num_threads=self.num_threads)
+        )
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
-        with strategy_run_scope(_RUN_NAME) as budget:
-            result, traces = await arun_steps(self._loop(StepRun(budget, inputs, temperature=self.temperature)))
-            result.spend = budget.spent
-        pass_on(traces)
-        return prediction_of(result)
+        return prediction_of(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature))
 
     def _loop(self, run: StepRun) -> StepLoop:
         drafted = yield run.ask("drafter", self.draft, [run.inputs] * self.drafts, sampled=True)

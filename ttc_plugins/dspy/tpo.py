@@ -36,7 +36,7 @@ from typing import Any
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
+from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     fenced,
@@ -48,12 +48,11 @@ from ttc_plugins.dspy._stepped import (
     Call,
     StepLoop,
     StepRun,
-    arun_steps,
+    arun_in_scope,
     judged,
-    pass_on,
     positive_int,
     prediction_of,
-    run_steps,
+    run_in_scope,
     scorer_parts,
     version_of,
 )
@@ -129,21 +128,15 @@ class TPO(dspy.Module):
         self.temperature = temperature
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
-        with strategy_run_scope(_RUN_NAME) as budget:
-            loop = self._loop(StepRun(budget, inputs, temperature=self.temperature))
-            result, traces = run_steps(loop, num_threads=self.num_threads)
-            result.spend = budget.spent
-        return self._finish(result, traces)
+        return self._finish(
+            run_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature, num_threads=self.num_threads)
+        )
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
-        with strategy_run_scope(_RUN_NAME) as budget:
-            result, traces = await arun_steps(self._loop(StepRun(budget, inputs, temperature=self.temperature)))
-            result.spend = budget.spent
-        return self._finish(result, traces)
+        return self._finish(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature))
 
     @staticmethod
-    def _finish(result: TTCResult, traces: list[list[Any]]) -> dspy.Prediction:
-        pass_on(traces)
+    def _finish(result: TTCResult) -> dspy.Prediction:
         scores = [event.data["best_score"] for event in result.events if event.kind == "round_best"]
         return prediction_of(result, round_best_scores=scores)
 
