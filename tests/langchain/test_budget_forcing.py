@@ -144,7 +144,7 @@ def test_async_runs_the_same_steps():
         (RecordingModel(replies=["x"]), {"continuation": "raw"}, ValueError, "continuation must be"),
         (RecordingModel(replies=["x"]), {"min_thinking_tokens": 10}, ValueError, "needs max_waits"),
         (RecordingModel(replies=["x"]), {"max_thinking_tokens": -1}, ValueError, "max_thinking_tokens must be"),
-        ("gpt-4o", {}, TypeError, "wraps a chat model"),
+        ("gpt-4o", {}, TypeError, "wraps a chat or text-completions model"),
     ],
 )
 def test_bad_options_fail_when_the_strategy_is_built(llm, options, error, message):

@@ -5,16 +5,23 @@ the calls. Every call sets its own output cap (what is left of the thinking budg
 cap), so the budget reserves a true worst case, and every call is charged: thinking continuations
 to the role "thinking", the forced answer to "answer".
 
-Chat APIs have no raw prompt to extend, so the model's partial reasoning is carried in one of two ways:
+Chat APIs have no raw prompt to extend, so the model's partial reasoning is carried in one of three ways:
 
-- ``"prefill"``: sent as a trailing assistant message that the model continues. Anthropic's API
+- ``"completions"``: the true continuation, for a text-completions model (a ``BaseLLM`` such as
+  ``langchain_openai.OpenAI`` on ``/v1/completions``) with its ``chat_template``: the conversation is
+  rendered as the model's own prompt text with the assistant's turn left open and the partial reply in
+  it, so the model goes on writing its own words, as in s1. llama.cpp, vLLM, Ollama and TGI all serve
+  ``/v1/completions``; for the embedded model use ``local_completion_model`` and ``LOCAL_CHAT_TEMPLATE``.
+- ``"prefill"``: sent as a trailing assistant message that the chat API continues. Anthropic's API
   does this natively, and vLLM's does with ``continue_final_message=True`` (bind it in ``extra_body``).
 - ``"reprompt"``: sent as the assistant's message, followed by a user message asking the model to
-  continue it from where it stops (or, at the end, to give only the final answer). Works everywhere.
+  continue it from where it stops (or, at the end, to give only the final answer). Works with every
+  chat API, at the price of a model that may restart or summarise instead of continuing.
 
-``"auto"`` (the default) uses prefill for Anthropic chat models and re-prompting for everything else.
-Measured on the embedded model (llama-cpp-python's server): its chat endpoint closes a trailing
-assistant message and starts a new reply, and ignores vLLM's flags, so prefill is not available there.
+``"auto"`` (the default) picks by what ``llm`` is: completions for a text-completions model, prefill
+for Anthropic chat models, re-prompting for every other chat model. Measured on the embedded model
+(llama-cpp-python's server): its chat endpoint closes a trailing assistant message and starts a new
+reply, and ignores vLLM's flags, so its chat model re-prompts and its completions model continues.
 
 Example:
     >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -32,10 +39,13 @@ from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.outputs import Generation
 from langchain_core.runnables import Runnable, RunnableBinding
 from pydantic import Field
 
 from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins.chat_templates import ChatTemplate
+from ttc_plugins.langchain._completions import completion_model, continue_with_completions
 from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
 from ttc_plugins.prompts import FORCING_ANSWER_USER, FORCING_CONTINUE_USER
 from ttc_plugins.results import Candidate, TTCResult
@@ -45,7 +55,7 @@ from ttc_plugins.tokens import count_tokens
 
 __all__ = ["BudgetForcing", "Continuation", "budget_forcing", "supports_prefill"]
 
-Continuation = Literal["auto", "prefill", "reprompt"]
+Continuation = Literal["auto", "completions", "prefill", "reprompt"]
 
 # Chat model classes whose API continues a trailing assistant message (checked by class name, so the
 # provider package need not be installed to tell).
@@ -84,12 +94,20 @@ def _conversation(input: Any) -> list[Any]:
     raise TypeError(f"budget_forcing takes a question string, {{'question': str}} or chat messages, got {input!r}")
 
 
+def _text_and_finish(reply: Any) -> tuple[str, str | None]:
+    """A continuation's text and finish reason, from a chat message or a completions ``Generation``."""
+    if isinstance(reply, Generation):
+        return reply.text, (reply.generation_info or {}).get("finish_reason")
+    return output_text(reply), (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
+
+
 class BudgetForcing(SteppedStrategy):
     """Thinks between the token limits, then forces the answer (build with :func:`budget_forcing`)."""
 
     llm: Runnable[Any, Any]
     rules: ForcingRules
-    continuation: Literal["prefill", "reprompt"]
+    continuation: Literal["completions", "prefill", "reprompt"]
+    chat_template: ChatTemplate | None = None
     count: Callable[[str], int] = count_tokens
     name: str | None = Field(default="budget_forcing")
 
@@ -104,12 +122,23 @@ class BudgetForcing(SteppedStrategy):
             options["extra_body"] = {**extra_body, "max_tokens": max_tokens}
         return self.llm.bind(**options)
 
-    def _messages(self, conversation: list[Any], partial: str, follow_up: str) -> list[Any]:
+    def _call(
+        self, conversation: list[Any], partial: str, follow_up: str, max_tokens: int | None
+    ) -> tuple[Runnable[Any, Any], Any]:
+        """The Runnable and payload of one call that carries on from ``partial``."""
+        if self.continuation == "completions":
+            assert self.chat_template is not None  # checked when built
+            return continue_with_completions(self.llm, self.chat_template, max_tokens=max_tokens), (
+                conversation,
+                partial,
+            )
         if not partial:
-            return conversation
-        if self.continuation == "prefill":
-            return [*conversation, ("assistant", partial)]
-        return [*conversation, ("assistant", partial), ("user", follow_up)]
+            messages = conversation
+        elif self.continuation == "prefill":
+            messages = [*conversation, ("assistant", partial)]
+        else:
+            messages = [*conversation, ("assistant", partial), ("user", follow_up)]
+        return self._capped(max_tokens), messages
 
     def _continued(self, partial: str, text: str) -> str:
         # A prefilled model writes its own leading space; a re-prompted one starts a fresh message,
@@ -122,22 +151,27 @@ class BudgetForcing(SteppedStrategy):
         controller = ThinkingController(self.rules, count=self.count)
         step = "think"
         while step == "think":
-            messages = self._messages(conversation, controller.thinking, FORCING_CONTINUE_USER)
-            reply = (yield ("thinking", self._capped(controller.allowance()), [messages]))[0]
+            runnable, payload = self._call(
+                conversation, controller.thinking, FORCING_CONTINUE_USER, controller.allowance()
+            )
+            reply = (yield ("thinking", runnable, [payload]))[0]
             if isinstance(reply, BudgetExceeded) and controller.thinking:
                 return self._result(controller, stop_reason="budget")
             if isinstance(reply, BaseException):
                 raise reply
-            finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
-            text = self._continued(controller.thinking, output_text(reply))
-            step = controller.add_thinking(text, hit_output_cap=finish in _AT_OUTPUT_CAP)
-        messages = self._messages(conversation, controller.answer_prefix, FORCING_ANSWER_USER)
-        reply = (yield ("answer", self._capped(self.rules.max_answer_tokens), [messages]))[0]
+            text, finish = _text_and_finish(reply)
+            step = controller.add_thinking(
+                self._continued(controller.thinking, text), hit_output_cap=finish in _AT_OUTPUT_CAP
+            )
+        runnable, payload = self._call(
+            conversation, controller.answer_prefix, FORCING_ANSWER_USER, self.rules.max_answer_tokens
+        )
+        reply = (yield ("answer", runnable, [payload]))[0]
         if isinstance(reply, BudgetExceeded):
             return self._result(controller, stop_reason="budget")
         if isinstance(reply, BaseException):
             raise reply
-        controller.add_answer(output_text(reply))
+        controller.add_answer(_text_and_finish(reply)[0])
         return self._result(controller, stop_reason="done")
 
     def _result(self, controller: ThinkingController, *, stop_reason: Literal["done", "budget"]) -> TTCResult:
@@ -167,28 +201,33 @@ def budget_forcing(
     max_waits: int = 0,
     max_answer_tokens: int | None = None,
     continuation: Continuation = "auto",
+    chat_template: ChatTemplate | None = None,
     count: Callable[[str], int] = count_tokens,
     return_result: bool = False,
 ) -> BudgetForcing:
-    """Wrap a chat model so it thinks at least ``min_thinking_tokens`` and at most ``max_thinking_tokens``.
+    """Wrap a model so it thinks at least ``min_thinking_tokens`` and at most ``max_thinking_tokens``.
 
     The Runnable takes a question string, ``{"question": ...}`` or chat messages, and returns an
     ``AIMessage`` with the thinking, "Final Answer:" and the answer; its ``response_metadata`` has
     ``thinking_tokens``, ``answer_tokens``, ``waits`` and ``thinking_end`` (why thinking ended).
 
     Args:
-        llm: a chat model (or one with bound options) whose calls accept ``max_tokens``.
+        llm: a chat model, or a text-completions model with ``chat_template`` (either possibly with
+            bound options), whose calls accept ``max_tokens``.
         min_thinking_tokens: a model that stops thinking earlier gets "Wait" appended and continues.
         max_thinking_tokens: thinking is cut at exactly this many tokens and the answer is forced.
         max_waits: the most times "Wait" is appended.
         max_answer_tokens: the output cap of the answer call (None: the model's own).
-        continuation: ``"prefill"``, ``"reprompt"`` or ``"auto"`` (see the module docstring).
+        continuation: ``"completions"``, ``"prefill"``, ``"reprompt"`` or ``"auto"`` (see the module docstring).
+        chat_template: the text-completions model's chat template (e.g. ``CHATML``, ``LOCAL_CHAT_TEMPLATE``);
+            needed for, and only for, ``"completions"``.
         count: the token counter the limits are measured with.
         return_result: return the TTCResult (events: each continuation, each Wait, why thinking ended).
 
     Raises:
-        ValueError: bad limits (see :class:`~ttc_plugins.strategies.forcing.ForcingRules`) or continuation.
-        TypeError: ``llm`` is not a chat model.
+        ValueError: bad limits (see :class:`~ttc_plugins.strategies.forcing.ForcingRules`), an unknown
+            continuation, or one that does not fit ``llm`` and ``chat_template``.
+        TypeError: ``llm`` is neither a chat model nor a text-completions model.
         BudgetExceeded: the budget could not pay for the first call (later refusals return the
             thinking so far with ``stop_reason="budget"``).
     """
@@ -198,10 +237,38 @@ def budget_forcing(
         max_waits=max_waits,
         max_answer_tokens=max_answer_tokens,
     )
-    if continuation not in ("auto", "prefill", "reprompt"):
-        raise ValueError(f"continuation must be 'auto', 'prefill' or 'reprompt', got {continuation!r}")
+    continuation = _checked_continuation(llm, continuation, chat_template)
+    return BudgetForcing(
+        llm=llm,
+        rules=rules,
+        continuation=continuation,
+        chat_template=chat_template,
+        count=count,
+        return_result=return_result,
+    )
+
+
+def _checked_continuation(
+    llm: Runnable[Any, Any], continuation: Continuation, chat_template: ChatTemplate | None
+) -> Literal["completions", "prefill", "reprompt"]:
+    """The continuation that ``auto`` stands for, after checking that it fits the model."""
+    if continuation not in ("auto", "completions", "prefill", "reprompt"):
+        raise ValueError(f"continuation must be 'auto', 'completions', 'prefill' or 'reprompt', got {continuation!r}")
+    if completion_model(llm) is not None:
+        if continuation not in ("auto", "completions"):
+            raise ValueError(f"a text-completions model continues text itself: use 'completions', not {continuation!r}")
+        if chat_template is None:
+            raise ValueError(
+                "a text-completions model needs chat_template= to lay out the conversation, e.g. "
+                "ttc_plugins.chat_templates.CHATML for SmolLM2/Qwen or ttc_plugins.local.LOCAL_CHAT_TEMPLATE"
+            )
+        return "completions"
     if _chat_model(llm) is None:
-        raise TypeError(f"budget_forcing() wraps a chat model (its calls take max_tokens), got {llm!r}")
+        raise TypeError(f"budget_forcing() wraps a chat or text-completions model (calls take max_tokens), got {llm!r}")
+    if continuation == "completions":
+        raise ValueError("continuation='completions' needs a text-completions model (a BaseLLM), not a chat model")
+    if chat_template is not None:
+        raise ValueError("chat_template= is for text-completions models; a chat model's server applies its own")
     if continuation == "auto":
-        continuation = "prefill" if supports_prefill(llm) else "reprompt"
-    return BudgetForcing(llm=llm, rules=rules, continuation=continuation, count=count, return_result=return_result)
+        return "prefill" if supports_prefill(llm) else "reprompt"
+    return continuation
