@@ -64,15 +64,43 @@ def test_summaries_count_failures_as_wrong_and_average_all_tokens():
     assert round(sc.low, 4) == 0.2077 and round(sc.high, 4) == 0.9385  # Wilson, 2 of 3
 
 
+def test_each_method_is_paired_with_greedy_on_the_items_both_ran():
+    rows = [row("greedy", i, correct=i < 3) for i in range(10)]
+    rows += [row("sc@4", i, correct=i >= 1) for i in range(10)]  # right on 1..9: beats greedy on 7, loses item 0
+    rows += [row("late", i, correct=True) for i in range(5, 12)]  # items 10, 11 have no greedy row
+    greedy, sc, late = summarise(rows)
+    assert greedy.vs_baseline is None
+    paired = sc.vs_baseline
+    assert (paired.items, paired.only_method, paired.only_baseline) == (10, 7, 1)
+    assert round(paired.difference, 2) == 0.6 and round(paired.p_value, 4) == 0.0703
+    assert (late.vs_baseline.items, late.vs_baseline.only_method) == (5, 5)
+    assert all(s.vs_baseline is None for s in summarise(rows, baseline=None))
+    assert all(s.vs_baseline is None for s in summarise([r for r in rows if r.method != "greedy"]))
+
+
 def test_the_table_shows_every_column_and_marks_oracle_like_methods():
     table = format_table(summarise(ROWS), oracle_like=["sc@4"])
     lines = table.splitlines()
     assert lines[0].split() == [
-        "method", "n", "accuracy", "(95%", "CI)", "tokens/item", "calls/item", "failed", "items", "failed", "samples",
-        "s/item",
+        "method", "n", "accuracy", "(95%", "CI)", "vs", "greedy", "tokens/item", "calls/item", "failed", "items",
+        "failed", "samples", "s/item",
     ]  # fmt: skip
-    assert lines[2].split() == ["greedy", "3", "0.33", "(0.06-0.79)", "87", "1.0", "33%", "0%", "0.5"]
-    assert lines[3].split() == ["sc@4", "*", "3", "0.67", "(0.21-0.94)", "333", "3.3", "33%", "12%", "0.5"]
+    assert lines[2].split() == ["greedy", "3", "0.33", "(0.06-0.79)", "-", "87", "1.0", "33%", "0%", "0.5"]
+    # sc@4 alone got item 2 right, neither got item 1, both item 0: +1/3, and one discordant item is p = 1
+    assert lines[3].split() == [
+        "sc@4",
+        "*",
+        "3",
+        "0.67",
+        "(0.21-0.94)",
+        "+0.33",
+        "p=1",
+        "333",
+        "3.3",
+        "33%",
+        "12%",
+        "0.5",
+    ]
     assert lines[-1].startswith("* oracle-like")
     assert "oracle-like" not in format_table(summarise(ROWS))
 

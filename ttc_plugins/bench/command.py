@@ -44,8 +44,9 @@ CHECKER = "numeric same_answer on the extracted final answer (not reasoning-gym'
 _DESCRIPTION = """\
 Run test-time-compute methods side by side on the same model, items and prompt, each item under its
 own token budget, and print: accuracy with a 95% Wilson interval, mean tokens and calls per item
-(all roles, input + output, as the budget counted them), and the failure rate (items where a method
-raised or gave no answer, counted as wrong).
+(all roles, input + output, as the budget counted them), the failure rate (items where a method
+raised or gave no answer, counted as wrong), and, when greedy is in the run, each method against
+greedy on the same items ("vs greedy": the accuracy difference and McNemar's exact p-value).
 
 Every method sends the same prompt, the question followed by
   "{answer_format}"

@@ -4,17 +4,23 @@ An accuracy over a few dozen items is a binomial proportion with wide error; the
 stays inside [0, 1] and keeps close to its nominal coverage at small n and at 0 % or 100 %, where the
 textbook normal interval collapses to a single point.
 
+Two methods run on the same items are compared item by item: McNemar's exact test looks only at
+the items where exactly one of them was right, which is far more sensitive than asking whether two
+marginal intervals overlap.
+
 Example:
     >>> low, high = wilson_interval(24, 60)
     >>> round(low, 3), round(high, 3)
     (0.286, 0.526)
+    >>> round(mcnemar_exact(3, 16), 4)  # 3 items only the first got right, 16 only the second
+    0.0044
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["Z_95", "wilson_interval"]
+__all__ = ["Z_95", "mcnemar_exact", "wilson_interval"]
 
 Z_95 = 1.959963984540054
 """The standard normal quantile for a two-sided 95 % interval."""
@@ -51,3 +57,30 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     low = 0.0 if successes == 0 else center - half_width
     high = 1.0 if successes == trials else center + half_width
     return low, high
+
+
+def mcnemar_exact(only_first: int, only_second: int) -> float:
+    """The two-sided exact McNemar p-value for a paired comparison of two methods on the same items.
+
+    Under "the methods are equally accurate", each item that only one method got right is equally
+    likely to favour either, so the smaller count is a Binomial(discordant, 1/2) tail, doubled.
+
+    Args:
+        only_first: items the first method got right and the second wrong.
+        only_second: items the second method got right and the first wrong.
+
+    Returns:
+        The p-value in [0, 1]; 1.0 when no item separates them.
+
+    Raises:
+        ValueError: a negative count.
+
+    Example:
+        >>> mcnemar_exact(0, 0), mcnemar_exact(5, 5), round(mcnemar_exact(0, 6), 4)
+        (1.0, 1.0, 0.0312)
+    """
+    if only_first < 0 or only_second < 0:
+        raise ValueError(f"counts must be non-negative, got {only_first} and {only_second}")
+    discordant = only_first + only_second
+    tail = sum(math.comb(discordant, k) for k in range(min(only_first, only_second) + 1))
+    return min(1.0, 2 * tail / 2**discordant)

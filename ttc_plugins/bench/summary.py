@@ -2,7 +2,10 @@
 
 Accuracy counts failed items (the method raised, or gave no answer) as wrong, and carries a 95 %
 Wilson interval; tokens and calls are means per item over everything the item's budget was charged
-(every role: generator, verifier, DSPy's adapter retries).
+(every role: generator, verifier, DSPy's adapter retries). When the run has a baseline (greedy),
+each other method is also compared with it item by item (the accuracy difference on the items both
+ran, and McNemar's exact p-value): with a few dozen items two marginal intervals can overlap while
+the paired test is clear, and the paired test is the right one for methods run on the same items.
 
 Example:
     >>> from ttc_plugins.bench.records import ItemResult
@@ -20,9 +23,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ttc_plugins.bench.records import ItemResult
-from ttc_plugins.bench.stats import wilson_interval
+from ttc_plugins.bench.stats import mcnemar_exact, wilson_interval
 
-__all__ = ["MethodSummary", "format_table", "summarise"]
+__all__ = ["BASELINE", "MethodSummary", "PairedComparison", "format_table", "summarise"]
+
+BASELINE = "greedy"
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """A method against the baseline on the items both ran.
+
+    Attributes:
+        baseline: the baseline method's name.
+        items: the items both ran.
+        difference: the method's accuracy minus the baseline's, on those items.
+        only_method / only_baseline: items only the method / only the baseline got right.
+        p_value: McNemar's exact two-sided p-value.
+    """
+
+    baseline: str
+    items: int
+    difference: float
+    only_method: int
+    only_baseline: int
+    p_value: float
+
+
+def _paired(group: Sequence[ItemResult], baseline: Sequence[ItemResult], name: str) -> PairedComparison | None:
+    right_by_item = {row.item: row.correct for row in baseline}
+    pairs = [(row.correct, right_by_item[row.item]) for row in group if row.item in right_by_item]
+    if not pairs:
+        return None
+    only_method = sum(method and not base for method, base in pairs)
+    only_baseline = sum(base and not method for method, base in pairs)
+    return PairedComparison(
+        baseline=name,
+        items=len(pairs),
+        difference=(only_method - only_baseline) / len(pairs),
+        only_method=only_method,
+        only_baseline=only_baseline,
+        p_value=mcnemar_exact(only_method, only_baseline),
+    )
 
 
 @dataclass(frozen=True)
@@ -40,6 +82,8 @@ class MethodSummary:
             items where the method returned; an item where it raised (e.g. every sample failed) is
             counted in ``failures`` only, since the strategy's exception does not say how many it drew.
         mean_seconds: wall time per item (context only: these are not timed tests).
+        vs_baseline: the paired comparison with the baseline (None for the baseline itself, or
+            when the run has none).
     """
 
     method: str
@@ -53,6 +97,7 @@ class MethodSummary:
     samples: int
     failed_samples: int
     mean_seconds: float
+    vs_baseline: PairedComparison | None = None
 
     @property
     def accuracy(self) -> float:
@@ -67,11 +112,17 @@ class MethodSummary:
         return self.failed_samples / self.samples if self.samples else 0.0
 
 
-def summarise(rows: Sequence[ItemResult]) -> list[MethodSummary]:
-    """One :class:`MethodSummary` per method, in the order the methods first appear."""
+def summarise(rows: Sequence[ItemResult], *, baseline: str | None = BASELINE) -> list[MethodSummary]:
+    """One :class:`MethodSummary` per method, in the order the methods first appear.
+
+    Args:
+        rows: every item's result, all methods.
+        baseline: the method every other one is paired with, if it is in the run (None: no pairing).
+    """
     by_method: dict[str, list[ItemResult]] = {}
     for row in rows:
         by_method.setdefault(row.method, []).append(row)
+    base_rows = by_method.get(baseline) if baseline is not None else None
     summaries = []
     for method, group in by_method.items():
         n = len(group)
@@ -90,12 +141,31 @@ def summarise(rows: Sequence[ItemResult]) -> list[MethodSummary]:
                 samples=sum(row.samples for row in group),
                 failed_samples=sum(row.failed_samples for row in group),
                 mean_seconds=sum(row.seconds for row in group) / n,
+                vs_baseline=_paired(group, base_rows, baseline) if base_rows and method != baseline else None,
             )
         )
     return summaries
 
 
-_HEADERS = ("method", "n", "accuracy (95% CI)", "tokens/item", "calls/item", "failed items", "failed samples", "s/item")
+_HEADERS = (
+    "method",
+    "n",
+    "accuracy (95% CI)",
+    "vs greedy",
+    "tokens/item",
+    "calls/item",
+    "failed items",
+    "failed samples",
+    "s/item",
+)
+
+
+def _paired_cell(comparison: PairedComparison | None) -> str:
+    if comparison is None:
+        return "-"
+    p = comparison.p_value
+    shown = "1" if p >= 0.9995 else f"{p:.3f}".lstrip("0") if p >= 0.001 else f"{p:.0e}"
+    return f"{comparison.difference:+.2f} p={shown}"
 
 
 def _cells(summary: MethodSummary, oracle_like: bool) -> tuple[str, ...]:
@@ -104,6 +174,7 @@ def _cells(summary: MethodSummary, oracle_like: bool) -> tuple[str, ...]:
         summary.method + mark,
         str(summary.items),
         f"{summary.accuracy:.2f} ({summary.low:.2f}-{summary.high:.2f})",
+        _paired_cell(summary.vs_baseline),
         f"{summary.mean_tokens:,.0f}",
         f"{summary.mean_calls:.1f}",
         f"{summary.failure_rate:.0%}",
@@ -115,13 +186,18 @@ def _cells(summary: MethodSummary, oracle_like: bool) -> tuple[str, ...]:
 def format_table(summaries: Sequence[MethodSummary], *, oracle_like: Sequence[str] = ()) -> str:
     """A plain-text table of the summaries; methods named in ``oracle_like`` get a ``*`` and a footnote.
 
+    "vs greedy" is a method's accuracy minus greedy's on the same items, with McNemar's exact
+    p-value ("-" for greedy itself, or without greedy in the run).
+
     Example:
-        >>> s = MethodSummary("bon-check@4", 10, 9, 0.6, 0.98, 500.0, 3.2, 0, 32, 0, 4.0)
-        >>> print(format_table([s], oracle_like=["bon-check@4"]))
-        method          n  accuracy (95% CI)  tokens/item  calls/item  failed items  failed samples  s/item
-        -------------  --  -----------------  -----------  ----------  ------------  --------------  ------
-        bon-check@4 *  10   0.90 (0.60-0.98)          500         3.2            0%              0%     4.0
-        * oracle-like: a programmatic calculator check that knows the right answer picks the sample.
+        >>> greedy = MethodSummary("greedy", 60, 20, 0.22, 0.46, 130.0, 1.0, 0, 60, 0, 1.2)
+        >>> paired = PairedComparison("greedy", 60, 0.22, 16, 3, 0.0044)
+        >>> sc = MethodSummary("sc@16", 60, 33, 0.42, 0.67, 2100.0, 16.0, 0, 960, 0, 16.0, paired)
+        >>> print(format_table([greedy, sc]))
+        method   n  accuracy (95% CI)     vs greedy  tokens/item  calls/item  failed items  failed samples  s/item
+        ------  --  -----------------  ------------  -----------  ----------  ------------  --------------  ------
+        greedy  60   0.33 (0.22-0.46)             -          130         1.0            0%              0%     1.2
+        sc@16   60   0.55 (0.42-0.67)  +0.22 p=.004        2,100        16.0            0%              0%    16.0
     """
     rows = [_HEADERS, *(_cells(s, s.method in oracle_like) for s in summaries)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(_HEADERS))]
