@@ -1,3 +1,4 @@
+import argparse
 import contextlib
 import json
 
@@ -87,3 +88,20 @@ def test_a_run_prints_the_table_and_writes_rows_plot_and_settings(tmp_path, monk
     settings = json.loads((out_dir / "run.json").read_text())
     assert settings["methods"] == ["greedy", "sc@2"] and settings["seed"] == 2024 and settings["rows"] == 6
     assert not settings["interrupted"]
+
+
+def test_forcing_uses_the_completions_path_where_the_chat_template_is_known():
+    from ttc_plugins.bench.methods import parse_method_names
+    from ttc_plugins.chat_templates import CHATML
+    from ttc_plugins.local import LOCAL_CHAT_TEMPLATE
+
+    def models_for(methods, *flags, embedded):
+        args = command.add_bench_parser(argparse.ArgumentParser().add_subparsers()).parse_args(list(flags))
+        return command._models("http://127.0.0.1:9/v1", "m", args, parse_method_names(methods), embedded=embedded)
+
+    embedded = models_for("greedy,forcing@64", embedded=True)
+    assert embedded.chat_template is LOCAL_CHAT_TEMPLATE and type(embedded.completions).__name__ == "OpenAI"
+    assert embedded.completions.temperature == 0.0
+    assert models_for("forcing@64", embedded=False).completions is None  # unknown template: re-prompt
+    assert models_for("forcing@64", "--chat-template", "chatml", embedded=False).chat_template is CHATML
+    assert models_for("greedy", embedded=True).completions is None  # built only for the forcing rows

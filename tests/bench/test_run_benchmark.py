@@ -136,3 +136,16 @@ def test_budget_forcing_rows_read_the_forced_final_answer():
     (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
     assert (row.correct, row.answer, row.calls) == (True, "13", 2)
     assert set(row.tokens_by_role) == {"thinking", "answer"}
+
+
+def test_budget_forcing_rows_continue_through_completions_when_the_template_is_known():
+    from tests.langchain.test_budget_forcing_completions import ScriptedCompletionModel
+    from ttc_plugins.chat_templates import CHATML
+
+    completions = ScriptedCompletionModel(replies=["9 and 4 make thirteen.", " 13"])
+    bench = models(["unused"], ["unused"], completions=completions, chat_template=CHATML)
+    (method,) = build_methods(parse_method_names("forcing@64"), bench)
+    (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
+    assert (row.correct, row.calls) == (True, 2)
+    assert completions.prompts[1].endswith("<|im_start|>assistant\n9 and 4 make thirteen.\nFinal Answer:")
+    assert bench.greedy.calls == 0  # the chat model is not used when the completions path is available

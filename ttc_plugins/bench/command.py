@@ -36,9 +36,11 @@ from ttc_plugins.bench.methods import (
 )
 from ttc_plugins.bench.records import ItemResult, JsonlResultWriter
 from ttc_plugins.bench.runner import DEFAULT_ITEM_BUDGET, run_benchmark
+from ttc_plugins.chat_templates import CHATML, LLAMA3
 
 __all__ = ["add_bench_parser", "run_bench_command"]
 
+_CHAT_TEMPLATES = {"none": None, "chatml": CHATML, "llama3": LLAMA3}
 CHECKER = "numeric same_answer on the extracted final answer (not reasoning-gym's exact-string score_answer)"
 
 _DESCRIPTION = """\
@@ -124,6 +126,13 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         "--concurrency", type=int, default=2, help="samples in flight at once, max_concurrency (default: 2)"
     )
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint (default: $TTC_BASE_URL, else embedded)")
+    parser.add_argument(
+        "--chat-template",
+        choices=sorted(_CHAT_TEMPLATES),
+        default="none",
+        help="the --base-url model's chat template, so forcing@k continues its words through /v1/completions "
+        "(default: none, re-prompt the chat model; the embedded model's own is always used for it)",
+    )
     parser.add_argument("--model", help="the model name at that endpoint (default: $TTC_MODEL, else smollm2-135m)")
     parser.add_argument("--out", default="bench_results", metavar="DIR", help="output folder (default: bench_results)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -170,7 +179,13 @@ def _specs(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> list[M
 def _models(
     url: str, model: str, args: argparse.Namespace, specs: Sequence[MethodSpec], *, embedded: bool
 ) -> BenchModels:
-    from ttc_plugins.local import local_chat_model, local_dspy_lm, local_judge_model
+    from ttc_plugins.local import (
+        LOCAL_CHAT_TEMPLATE,
+        local_chat_model,
+        local_completion_model,
+        local_dspy_lm,
+        local_judge_model,
+    )
 
     greedy = local_chat_model(url, model=model, temperature=0.0, max_tokens=args.max_tokens)
     # On the embedded model (llama.cpp's server) the judge's JSON is enforced by a grammar, so its
@@ -181,7 +196,21 @@ def _models(
     if any(spec.family.startswith("dspy-") for spec in specs):
         # cache=False: DSPy would otherwise answer a repeated request from its cache, free and identical.
         dspy_lm = local_dspy_lm(url, model=model, temperature=args.temperature, max_tokens=args.max_tokens, cache=False)
-    return BenchModels(greedy=greedy, sampler=sampler, judge=judge, dspy_lm=dspy_lm, concurrency=args.concurrency)
+    completions, template = None, None
+    if any(spec.family == "forcing" for spec in specs):
+        # Budget forcing continues the model's own words only where its chat template is known.
+        template = LOCAL_CHAT_TEMPLATE if embedded else _CHAT_TEMPLATES[args.chat_template]
+        if template is not None:
+            completions = local_completion_model(url, model=model, temperature=0.0, max_tokens=args.max_tokens)
+    return BenchModels(
+        greedy=greedy,
+        sampler=sampler,
+        judge=judge,
+        dspy_lm=dspy_lm,
+        completions=completions,
+        chat_template=template,
+        concurrency=args.concurrency,
+    )
 
 
 @contextlib.contextmanager
@@ -228,6 +257,7 @@ def _settings(args: argparse.Namespace, specs: Sequence[MethodSpec], source: str
         "max_tokens": args.max_tokens,
         "temperature": args.temperature,
         "concurrency": args.concurrency,
+        "chat_template": args.chat_template,
         "checker": CHECKER,
     }
 

@@ -94,14 +94,23 @@ _PROMPTING = {
     "cod": lambda llm, k: chain_of_draft(llm),
     "cod-zero": lambda llm, k: chain_of_draft(llm, few_shot=False),
     "step-back": lambda llm, k: step_back(llm),
-    "forcing": lambda llm, k: budget_forcing(llm, max_thinking_tokens=k, max_answer_tokens=32),
 }
+
+
+def _forcing(spec: MethodSpec, models: BenchModels) -> BenchMethod:
+    if models.completions is not None and models.chat_template is not None:
+        llm, template = models.completions, models.chat_template
+    else:
+        llm, template = models.greedy, None
+    return _single(spec, budget_forcing(llm, max_thinking_tokens=spec.k, max_answer_tokens=32, chat_template=template))
 
 
 def build(spec: MethodSpec, models: BenchModels) -> BenchMethod:
     """Build one of the LangChain-side methods (greedy, sc, adaptive-sc, bon-judge, bon-check, refine-*, tpo-judge)."""
     if spec.family == "greedy":
         return _greedy(spec, answer_chain(models.greedy))
+    if spec.family == "forcing":
+        return _forcing(spec, models)
     if spec.family in _PROMPTING:
         return _single(spec, _PROMPTING[spec.family](models.greedy, spec.k))
     if spec.family == "sc-cod":

@@ -109,7 +109,10 @@ FAMILIES: dict[str, MethodFamily] = {
         "step-back prompting: ask for the principle, then answer with it (2 calls)", False, lambda k: 2
     ),
     "forcing": MethodFamily(
-        "budget forcing: thinking capped at k tokens, then 'Final Answer:' (s1)", True, lambda k: 2
+        "budget forcing: thinking capped at k tokens, then 'Final Answer:' (s1; continued through "
+        "/v1/completions with the chat template when known, else re-prompted)",
+        True,
+        lambda k: 2,
     ),
     "dspy-majority": MethodFamily(
         "DSPy's own: dspy.majority over k dspy.Predict calls with distinct rollout_id",
@@ -215,6 +218,9 @@ class BenchModels:
         sampler: the same model at the sampling temperature.
         judge: the judge for ``bon-judge``; ``greedy`` when None.
         dspy_lm: a ``dspy.BaseLM`` for the same endpoint (needed by the ``dspy-*`` methods).
+        completions: a LangChain text-completions model for the same endpoint at temperature 0, and
+        chat_template: its chat template; with both, ``forcing`` continues the model's own words
+            through ``/v1/completions`` (s1's true continuation) instead of re-prompting the chat model.
         concurrency: the most samples in flight at once (``max_concurrency``).
         temperature: the sampling temperature, also asked of DSPy per call.
     """
@@ -223,6 +229,8 @@ class BenchModels:
     sampler: Any
     judge: Any | None = None
     dspy_lm: Any | None = None
+    completions: Any | None = None
+    chat_template: Any | None = None
     concurrency: int = 2
     temperature: float = 0.7
 
