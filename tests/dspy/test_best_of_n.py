@@ -358,11 +358,13 @@ def test_each_sample_has_its_own_rollout_id_and_the_temperature_and_the_judge_ne
     assert all("rollout_id" not in e["kwargs"] and "temperature" not in e["kwargs"] for e in program.judge.lm.history)
 
 
-def test_rollout_ids_start_from_the_callers_config():
-    lm = _replies(*["4"] * 3)
+def test_the_callers_rollout_id_picks_a_block_that_consecutive_ids_do_not_overlap():
+    lm = _replies(*["4"] * 6)
     dspy.configure(lm=lm)
-    BestOfN("question -> answer", n=3, verifier=lambda i, p: 1.0)(question="q", config={"rollout_id": 50})
-    assert _rollout_ids(lm) == [50, 51, 52]
+    program = BestOfN("question -> answer", n=3, verifier=lambda i, p: 1.0)
+    program(question="q", config={"rollout_id": 1})  # BootstrapFewShot's round 1 ...
+    program(question="q", config={"rollout_id": 2})  # ... and round 2 must not share a sample
+    assert _rollout_ids(lm) == [1000, 1001, 1002, 2000, 2001, 2002]
 
 
 def test_threshold_waves_match_the_langchain_shell():

@@ -45,18 +45,18 @@ def test_each_sample_is_one_call_with_its_own_rollout_id_and_the_temperature():
     assert {entry["kwargs"]["temperature"] for entry in lm.history} == {0.9}
 
 
-def test_rollout_ids_start_from_the_lms_own_rollout_id():
+def test_rollout_ids_come_from_the_block_of_the_lms_own_rollout_id():
     lm = _replies(*["4"] * 3).copy(rollout_id=100)
     dspy.configure(lm=lm)
     SelfConsistency("question -> answer", n=3)(question="q")
-    assert _rollout_ids(lm) == [100, 101, 102]
+    assert _rollout_ids(lm) == [100_000, 100_001, 100_002]
 
 
-def test_a_callers_own_config_is_honoured_and_its_rollout_id_is_the_base():
+def test_a_callers_own_config_is_honoured_and_its_rollout_id_picks_the_block():
     lm = _replies(*["4"] * 3)
     dspy.configure(lm=lm)
     SelfConsistency("question -> answer", n=3)(question="q", config={"rollout_id": 50, "temperature": 0.2})
-    assert _rollout_ids(lm) == [50, 51, 52]
+    assert _rollout_ids(lm) == [50_000, 50_001, 50_002]
     assert {entry["kwargs"]["temperature"] for entry in lm.history} == {0.2}
 
 

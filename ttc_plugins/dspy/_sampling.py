@@ -32,6 +32,18 @@ from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.candidates import make_candidates
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 
+ROLLOUTS_PER_BLOCK = 1000
+"""A caller's ``rollout_id`` r (or the LM's) opens a block: its samples use ``r * 1000 + i``.
+
+BootstrapFewShot gives round k the rollout_id k; consecutive ids counted ``r + i`` would overlap
+(round 2's first sample = round 1's second), and DSPy's cache would hand the same answers back."""
+
+
+def base_rollout_id(config: dict[str, Any], lm: Any) -> int:
+    """Where a run's sample rollout_ids start: the caller's ``config`` rollout_id, else the LM's, as a block."""
+    base = config.get("rollout_id") or (getattr(lm, "kwargs", None) or {}).get("rollout_id") or 0
+    return int(base) * ROLLOUTS_PER_BLOCK
+
 __all__ = ["Sample", "SamplingModule", "signature_inputs"]
 
 logger = logging.getLogger(__name__)
@@ -132,13 +144,13 @@ class SamplingModule(dspy.Module):
         """Each sample's budget and call arguments: a distinct rollout_id, and an LM charged to that budget.
 
         A caller's own ``config`` and ``lm`` (as ``dspy.Predict`` takes them) are honoured; its
-        ``rollout_id``, else the LM's, is where the samples' rollout_ids start.
+        ``rollout_id``, else the LM's, picks the block the samples' rollout_ids come from.
         """
         predictor = getattr(self.generate, "predict", self.generate)
         # Looked up per run, never stored: inside the run scope the configured LM is the budgeted one.
         lm = inputs.get("lm") or predictor.lm or dspy.settings.lm
         config = dict(inputs.get("config") or {})
-        base = config.get("rollout_id") or (getattr(lm, "kwargs", None) or {}).get("rollout_id") or 0
+        base = base_rollout_id(config, lm)
         if self.temperature is not None:
             config.setdefault("temperature", self.temperature)
         samples = []

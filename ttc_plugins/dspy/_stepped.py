@@ -26,7 +26,7 @@ from dspy.signatures.signature import Signature
 
 from ttc_plugins.answers import extract_answer
 from ttc_plugins.budget import Budget, budget_role, strategy_run_scope
-from ttc_plugins.dspy._sampling import signature_inputs
+from ttc_plugins.dspy._sampling import base_rollout_id, signature_inputs
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
@@ -181,13 +181,13 @@ class StepRun:
         """Calls of a predictor (or a module around one), one per payload.
 
         ``sampled`` calls may repeat a request (several drafts of one question, a second critique of an
-        unchanged draft): each gets the next ``rollout_id`` of its predictor, counted from the caller's
+        unchanged draft): each gets the next ``rollout_id`` of its predictor, in the block of the caller's
         (else the LM's) rollout_id, so DSPy's cache does not hand back one answer again.
         """
         predictor = getattr(module, "predict", module)
         # A predictor's own LM (a dedicated critic or judge model) wins; then the call's; then the configured one.
         lm = getattr(predictor, "lm", None) or self._lm or dspy.settings.lm
-        base = self._config.get("rollout_id") or (getattr(lm, "kwargs", None) or {}).get("rollout_id") or 0
+        base = base_rollout_id(self._config, lm)
         calls = []
         for payload in payloads:
             config = dict(self._config)
