@@ -218,3 +218,22 @@ def test_optimizers_find_every_predictor():
     assert [name for name, _ in ChainOfDraft("question -> answer").named_predictors()] == ["predict.predict"]
     assert [name for name, _ in Analogical("question -> answer").named_predictors()] == ["predict.predict"]
     assert [name for name, _ in StepBack("question -> answer").named_predictors()] == ["principle", "answer.predict"]
+
+
+def test_step_back_returns_its_run_with_the_spend_of_both_calls():
+    budget = Budget()
+    with dspy.context(lm=_step_back_lm()), budget_scope(budget):
+        prediction = StepBack("question -> answer")(question="What is 3 + 4?")
+    result = prediction.ttc_result
+    assert (result.answer, result.stop_reason, len(result.candidates)) == ("7", "done", 1)
+    assert result.output.principle == "Addition combines amounts."
+    assert {role: line.calls for role, line in result.spend.by_role.items()} == {"step_back": 1, "generator": 1}
+    assert result.spend.total_tokens == budget.spent.total_tokens > 0
+
+
+def test_step_back_passes_both_steps_to_the_callers_trace():
+    with dspy.context(lm=_step_back_lm(), trace=[]):
+        StepBack("question -> answer")(question="What is 3 + 4?")
+        traced = [predictor for predictor, _, _ in dspy.settings.trace]
+    assert len(traced) == 2 and "principle" in traced[0].signature.output_fields
+    assert "principle" in traced[1].signature.input_fields

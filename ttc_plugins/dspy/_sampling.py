@@ -44,6 +44,7 @@ def base_rollout_id(config: dict[str, Any], lm: Any) -> int:
     base = config.get("rollout_id") or (getattr(lm, "kwargs", None) or {}).get("rollout_id") or 0
     return int(base) * ROLLOUTS_PER_BLOCK
 
+
 __all__ = ["Sample", "SamplingModule", "signature_inputs"]
 
 logger = logging.getLogger(__name__)

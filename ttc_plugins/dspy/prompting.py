@@ -25,8 +25,9 @@ from typing import Any
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.budget import budget_role
+from ttc_plugins.dspy._stepped import StepLoop, StepRun, answer_of, arun_in_scope, prediction_of, run_in_scope
 from ttc_plugins.prompts import ANALOGICAL_USER, STEP_BACK_ANSWER_USER, STEP_BACK_PRINCIPLE_USER
+from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.draft import CHAIN_OF_DRAFT, WorkedExample
 
 __all__ = ["ANALOGICAL_RULE", "DRAFT_RULE", "Analogical", "ChainOfDraft", "StepBack"]
@@ -38,9 +39,6 @@ DRAFT_RULE = CHAIN_OF_DRAFT.system.partition(". ")[0] + "."
 ANALOGICAL_RULE = ANALOGICAL_USER.split("</question>\n\n")[1].splitlines()[0]
 _PRINCIPLE_INSTRUCTIONS = STEP_BACK_PRINCIPLE_USER.split("\n\n")[0]
 _USE_PRINCIPLE = STEP_BACK_ANSWER_USER.split("</principle>\n\n")[1].split("\n\n")[0]
-
-# DSPy passes these call options to each predictor; they are not fields of the signature.
-_CALL_OPTIONS = ("config", "lm")
 
 
 def _draft_demos(signature: type[Signature], examples: Sequence[WorkedExample]) -> list[dspy.Example]:
@@ -131,7 +129,8 @@ class StepBack(dspy.Module):
     Args:
         signature: a DSPy signature, e.g. ``"question -> answer"``; it must not have a ``principle`` field.
 
-    Returns from a call: the answer's prediction (``reasoning`` and the task's outputs) plus ``principle``.
+    Returns from a call: the answer's prediction (``reasoning`` and the task's outputs) plus ``principle``
+    and ``ttc_result`` (the run's spend, by role under ``ttc_result.spend``).
 
     Example:
         >>> import dspy
@@ -159,21 +158,30 @@ class StepBack(dspy.Module):
         )
         given = dspy.InputField(desc=f"the general principle behind the task. {_USE_PRINCIPLE}")
         self.answer = dspy.ChainOfThought(signature.append("principle", given, type_=str))
+        self.answer_field = list(signature.output_fields)[-1]
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
-        with budget_role("step_back"):
-            principle = self.principle(**self._principle_inputs(inputs)).principle
-        with budget_role("generator"):
-            answer = self.answer(**inputs, principle=principle)
-        return dspy.Prediction(**answer, principle=principle)
+        return prediction_of(run_in_scope("step_back", self._loop, inputs, temperature=None))
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
-        with budget_role("step_back"):
-            principle = (await self.principle.acall(**self._principle_inputs(inputs))).principle
-        with budget_role("generator"):
-            answer = await self.answer.acall(**inputs, principle=principle)
-        return dspy.Prediction(**answer, principle=principle)
+        return prediction_of(await arun_in_scope("step_back", self._loop, inputs, temperature=None))
 
-    def _principle_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        keep = (*self.principle.signature.input_fields, *_CALL_OPTIONS)
-        return {name: value for name, value in inputs.items() if name in keep}
+    def _loop(self, run: StepRun) -> StepLoop:
+        keep = self.principle.signature.input_fields
+        (asked,) = yield run.ask("step_back", self.principle, [{k: v for k, v in run.inputs.items() if k in keep}])
+        if asked.failed:
+            raise asked.outcome
+        principle = asked.outcome.principle
+        (answered,) = yield run.ask("generator", self.answer, [{**run.inputs, "principle": principle}])
+        if answered.failed:
+            raise answered.outcome
+        output = dspy.Prediction(**answered.outcome, principle=principle)
+        answer = answer_of(output, self.answer_field)
+        result = TTCResult(
+            output=output,
+            answer=answer,
+            candidates=[Candidate(index=0, output=output, answer=answer)],
+            chosen=0,
+            stop_reason="done",
+        )
+        return result, [asked.trace, answered.trace]
