@@ -126,8 +126,8 @@ def test_the_cap_also_goes_in_the_request_body_for_llama_cpp():
 
     llm = local_chat_model("http://127.0.0.1:9/v1")  # not called: only the bound options are checked
     bound = budget_forcing(llm, max_thinking_tokens=40)._capped(17)
-    assert bound.kwargs == {"max_tokens": 17, "extra_body": {"max_tokens": 17}}
-    assert llm.extra_body == {"max_tokens": 256}
+    assert bound.kwargs == {"max_tokens": 17, "extra_body": {"repeat_penalty": 1.0, "max_tokens": 17}}
+    assert llm.extra_body == {"repeat_penalty": 1.0, "max_tokens": 256}
 
 
 def test_async_runs_the_same_steps():

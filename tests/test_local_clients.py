@@ -1,0 +1,28 @@
+"""The local clients' request options, checked without a server (nothing is sent)."""
+
+from ttc_plugins.local import local_chat_model, local_completion_model, local_dspy_lm
+
+LOCAL = "http://127.0.0.1:9/v1"
+HOSTED = "https://api.example.com/v1"
+
+
+def test_local_servers_get_no_hidden_repetition_penalty_and_the_cap_they_read(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    chat = local_chat_model(LOCAL, max_tokens=40)
+    assert chat.extra_body == {"repeat_penalty": 1.0, "max_tokens": 40}
+    completions = local_completion_model(LOCAL, max_tokens=40)
+    assert completions.extra_body == {"repeat_penalty": 1.0} and completions.max_tokens == 40
+    lm = local_dspy_lm(LOCAL, max_tokens=40)
+    assert lm.kwargs["extra_body"] == {"repeat_penalty": 1.0, "max_tokens": 40}
+
+
+def test_hosted_apis_get_the_standard_request(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert local_chat_model(HOSTED).extra_body is None
+    assert local_completion_model(HOSTED).extra_body is None
+    assert "extra_body" not in local_dspy_lm(HOSTED).kwargs
+
+
+def test_the_callers_own_extra_body_wins():
+    chat = local_chat_model(LOCAL, extra_body={"repeat_penalty": 1.1, "top_k": 20})
+    assert chat.extra_body == {"repeat_penalty": 1.1, "max_tokens": 256, "top_k": 20}
