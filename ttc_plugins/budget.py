@@ -33,8 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from ttc_plugins._budget_report import format_number, format_report
 from ttc_plugins._scope import (
     DEFAULT_ROLE,
     budget_role,
@@ -44,6 +43,7 @@ from ttc_plugins._scope import (
     strategy_run_scope,
 )
 from ttc_plugins._spend import Remaining, Spend, SpendLine
+from ttc_plugins.prices import ModelPrice, parse_prices
 
 __all__ = [
     "DEFAULT_ROLE",
@@ -102,18 +102,6 @@ class BudgetExceeded(RuntimeError):
         return self.used + self.requested - self.maximum
 
 
-class ModelPrice(BaseModel):
-    """USD per million input and output tokens for one model."""
-
-    model_config = ConfigDict(frozen=True)
-
-    input_per_million: float = Field(ge=0)
-    output_per_million: float = Field(ge=0)
-
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1e6
-
-
 @dataclass
 class _Tally:
     input_tokens: int = 0
@@ -160,31 +148,6 @@ def _check_positive_number(field: str, value: Any) -> float | None:
     if not ok or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{field} must be a positive number or None, got {value!r}")
     return float(value)
-
-
-def _parse_prices(prices: Mapping[str, Any] | None) -> dict[str, ModelPrice]:
-    """Accept ``{"model": ModelPrice | (input, output) | {"input_per_million": .., ...}}``."""
-    parsed: dict[str, ModelPrice] = {}
-    for model, raw in (prices or {}).items():
-        if isinstance(raw, ModelPrice):
-            parsed[model] = raw
-            continue
-        if isinstance(raw, tuple | list) and len(raw) == 2:
-            raw = {"input_per_million": raw[0], "output_per_million": raw[1]}
-        if not isinstance(raw, Mapping):
-            raise ValueError(f"prices[{model!r}] must be (input_usd, output_usd) per million tokens, got {raw!r}")
-        for key in ("input_per_million", "output_per_million"):
-            value = raw.get(key)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-                raise ValueError(f"prices[{model!r}].{key} must be a number, got {value!r}")
-            if value < 0:
-                raise ValueError(f"prices[{model!r}].{key} must not be negative, got {value!r}")
-        parsed[model] = ModelPrice(**raw)
-    return parsed
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
 
 
 class Reservation:
@@ -293,7 +256,7 @@ class Budget:
         self.max_cost_usd = _check_positive_number("max_cost_usd", max_cost_usd)
         self.max_seconds = _check_positive_number("max_seconds", max_seconds)
         self.default_max_output_tokens = _check_positive_int("default_max_output_tokens", default_max_output_tokens)
-        self.prices = _parse_prices(prices)
+        self.prices = parse_prices(prices)
         self.name = name
         self._parent: Budget | None = None
         # One lock per budget tree, so a reservation is checked and held in a child and all its
@@ -430,10 +393,10 @@ class Budget:
             ("max_output_tokens", self.max_output_tokens, used_out, output_tokens),
             ("max_calls", self.max_calls, self._committed.calls + self._held.calls, 1),
         )
-        detail = f"{_fmt(input_tokens)} prompt + {_fmt(output_tokens)} max output tokens"
+        detail = f"{format_number(input_tokens)} prompt + {format_number(output_tokens)} max output tokens"
         for limit, maximum, used, requested in checks:
             if maximum is not None and used + requested > maximum:
-                what = "1 call" if limit == "max_calls" else f"{_fmt(requested)} tokens ({detail})"
+                what = "1 call" if limit == "max_calls" else f"{format_number(requested)} tokens ({detail})"
                 self._refuse(limit, maximum, used, requested, f"this call needs up to {what}")
         if self.max_cost_usd is not None:
             used_cost = self._committed.cost + self._held.cost
@@ -455,9 +418,12 @@ class Budget:
 
     def _refuse(self, limit: str, maximum: float, used: float, requested: float | None, reason: str) -> None:
         owner = f" of budget {self.name!r}" if self.name else ""
-        message = f"{limit}={_fmt(maximum)}{owner} would be exceeded: {_fmt(used)} already used or reserved, {reason}"
+        message = (
+            f"{limit}={format_number(maximum)}{owner} would be exceeded: "
+            f"{format_number(used)} already used or reserved, {reason}"
+        )
         if requested is not None:
-            message += f"; short by {_fmt(used + requested - maximum)}"
+            message += f"; short by {format_number(used + requested - maximum)}"
         raise BudgetExceeded(
             message + ".", limit=limit, maximum=maximum, used=used, requested=requested, budget_name=self.name
         )
@@ -560,44 +526,9 @@ class Budget:
             total         1    100      40    140     -
             limits: max_total_tokens 500 (360 left)
         """
-        spend = self.spent
-        rows = [("role", "calls", "input", "output", "total", "cost")]
-
-        def row(label: str, line: SpendLine) -> tuple[str, ...]:
-            cost = "-" if line.cost_usd is None else f"${line.cost_usd:.4f}"
-            return (
-                label,
-                str(line.calls),
-                f"{line.input_tokens:,}",
-                f"{line.output_tokens:,}",
-                f"{line.total_tokens:,}",
-                cost,
-            )
-
-        rows += [row(role, line) for role, line in sorted(spend.by_role.items())]
-        rows.append(row("total", spend))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [
-            "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(r))
-            for r in rows
-        ]
-        if spend.failed_calls:
-            lines.append(f"failed calls (reservations released): {spend.failed_calls}")
-        left = self.remaining.model_dump()
-        limit_names = {
-            "max_total_tokens": "total_tokens",
-            "max_input_tokens": "input_tokens",
-            "max_output_tokens": "output_tokens",
-            "max_calls": "calls",
-            "max_cost_usd": "cost_usd",
-            "max_seconds": "seconds",
-        }
-        parts = [f"{name} {_fmt(value)} ({_fmt(left[limit_names[name]])} left)" for name, value in self.limits.items()]
-        lines.append("limits: " + (", ".join(parts) if parts else "none"))
-        title = f"budget {self.name!r}\n" if self.name else ""
-        return title + "\n".join(line.rstrip() for line in lines)
+        return format_report(self.name, self.spent, self.limits, self.remaining)
 
     def __repr__(self) -> str:
-        limits = ", ".join(f"{k}={_fmt(v)}" for k, v in self.limits.items())
+        limits = ", ".join(f"{k}={format_number(v)}" for k, v in self.limits.items())
         name = f"name={self.name!r}, " if self.name else ""
         return f"Budget({name}{limits})"
