@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -41,7 +41,21 @@ StopReason = Literal["done", "budget", "threshold", "converged", "error"]
 
 
 class AllCandidatesFailed(RuntimeError):
-    """Every candidate of a strategy failed, so there is nothing to return; the message has the first failure."""
+    """Every candidate of a strategy failed, so there is nothing to return; the message has the first failure.
+
+    Attributes:
+        candidates: every candidate drawn, each with its ``error`` (what a caller or a benchmark needs
+            to report how many were tried and why each failed).
+
+    Example:
+        >>> failed = AllCandidatesFailed("all 1 candidates failed", candidates=[Candidate(index=0, error="boom")])
+        >>> [c.error for c in failed.candidates]
+        ['boom']
+    """
+
+    def __init__(self, message: str, *, candidates: Sequence[Candidate] = ()) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
 
 
 class InvalidVerdict(ValueError):

@@ -57,6 +57,18 @@ def test_a_judge_without_usable_scores_fails_the_item_and_its_calls_still_count(
     assert row.failed and not row.correct and row.answer is None
     assert row.error.startswith("AllCandidatesFailed: all 2 candidates failed")
     assert row.calls == 4 and set(row.tokens_by_role) == {"generator", "verifier"}
+    assert (row.samples, row.failed_samples) == (2, 2)  # the failed samples are counted, not lost
+
+
+def test_an_item_whose_samples_all_fail_still_counts_them():
+    bench = models(["unused"], ["Answer: 13"])
+    bench.sampler.fail_on = frozenset(range(3))
+    (method,) = build_methods(parse_method_names("sc@3"), bench)
+    (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
+    assert row.failed and row.error.startswith("AllCandidatesFailed")
+    assert (row.samples, row.failed_samples) == (3, 3)
+    (summary,) = summarise([row])
+    assert summary.sample_failure_rate == 1.0
 
 
 def test_the_item_budget_caps_every_method():

@@ -27,6 +27,7 @@ from ttc_plugins.bench.items import BenchItem
 from ttc_plugins.bench.methods import BenchMethod, MethodOutcome
 from ttc_plugins.bench.records import ItemResult
 from ttc_plugins.budget import Budget, budget_scope
+from ttc_plugins.results import AllCandidatesFailed, Candidate
 
 __all__ = ["DEFAULT_ITEM_BUDGET", "run_benchmark", "run_one"]
 
@@ -45,12 +46,14 @@ def run_one(item: BenchItem, method: BenchMethod, *, item_budget: int = DEFAULT_
     budget = Budget(max_total_tokens=item_budget, name=f"{method.name} item {item.index}")
     outcome: MethodOutcome | None = None
     error: str | None = None
+    drawn: list[Candidate] = []  # the samples of a strategy that raised because all of them failed
     started = time.perf_counter()
     try:
         with method.context(), budget_scope(budget):
             outcome = method.solve(item)
     except Exception as raised:  # the method's failure is a measurement: record it and carry on
         error = _error_text(raised)
+        drawn = raised.candidates if isinstance(raised, AllCandidatesFailed) else []
     seconds = time.perf_counter() - started
     spend = budget.spent
     answer = outcome.answer if outcome is not None else None
@@ -70,8 +73,8 @@ def run_one(item: BenchItem, method: BenchMethod, *, item_budget: int = DEFAULT_
         tokens_by_role={role: line.total_tokens for role, line in spend.by_role.items()},
         seconds=round(seconds, 3),
         stop_reason=outcome.stop_reason if outcome is not None else None,
-        samples=outcome.samples if outcome is not None else 0,
-        failed_samples=outcome.failed_samples if outcome is not None else 0,
+        samples=outcome.samples if outcome is not None else len(drawn),
+        failed_samples=outcome.failed_samples if outcome is not None else sum(c.error is not None for c in drawn),
         output=outcome.output if outcome is not None else None,
     )
 

@@ -78,9 +78,9 @@ class MethodSummary:
         low / high: the 95 % Wilson interval of the accuracy.
         mean_tokens / mean_calls: per item, all roles, input + output.
         failures: items where it raised or gave no answer.
-        samples / failed_samples: samples (DSPy: attempts) drawn, and those that errored, over the
-            items where the method returned; an item where it raised (e.g. every sample failed) is
-            counted in ``failures`` only, since the strategy's exception does not say how many it drew.
+        samples / failed_samples: samples (DSPy: attempts) drawn, and those that errored, including
+            the items where every sample failed (the strategy's ``AllCandidatesFailed`` carries them);
+            an item where a method raised anything else adds to ``failures`` only.
         mean_seconds: wall time per item (context only: these are not timed tests).
         vs_baseline: the paired comparison with the baseline (None for the baseline itself, or
             when the run has none).

@@ -152,7 +152,9 @@ def _raise_if_nothing_to_return(candidates: Sequence[Candidate]) -> list[Candida
         raise failures[0].exception
     first = failures[0].error if failures else "no candidates were sampled"
     cause = failures[0].exception if failures else None
-    raise AllCandidatesFailed(f"all {len(candidates)} candidates failed; the first failure: {first}") from cause
+    raise AllCandidatesFailed(
+        f"all {len(candidates)} candidates failed; the first failure: {first}", candidates=candidates
+    ) from cause
 
 
 def voted_result(
@@ -220,7 +222,9 @@ def scored_result(
         if refused and len(refused) == len([c for c in failures if c.output is not None]):
             raise refused[0].exception  # the budget could pay for no verification at all: say which limit
         first_failure = failures[0].error if failures else "no candidate was scored"
-        raise AllCandidatesFailed(f"no candidate could be verified; the first failure: {first_failure}")
+        raise AllCandidatesFailed(
+            f"no candidate could be verified; the first failure: {first_failure}", candidates=candidates
+        )
     winner = candidates[best]
     return TTCResult(
         output=winner.output, answer=winner.answer, candidates=list(candidates), chosen=winner.index,
