@@ -29,8 +29,11 @@ def test_a_rendered_prompt_with_a_partial_reply_is_continued_not_restarted(local
 
 def test_budget_forcing_continues_after_wait_and_after_final_answer_on_the_embedded_model(local_base_url):
     recorder = PromptRecorder()
+    # Each call stops at the end of its first sentence or line, so the model always stops short of the
+    # minimum and gets its Wait, however long it would otherwise ramble (or loop, as it does greedily).
+    llm = local_completion_model(local_base_url, temperature=0).bind(stop=[".", "\n"])
     solver = budget_forcing(
-        local_completion_model(local_base_url, temperature=0),
+        llm,
         min_thinking_tokens=200,
         max_thinking_tokens=400,
         max_waits=1,
@@ -39,7 +42,7 @@ def test_budget_forcing_continues_after_wait_and_after_final_answer_on_the_embed
     )
     budget = Budget(max_total_tokens=4_000)
     with budget_scope(budget):
-        result = solver.with_result().invoke("What is the capital of France?", {"callbacks": [recorder]})
+        result = solver.with_result().invoke("What is 2 + 3?", {"callbacks": [recorder]})
     first, extended, forced = recorder.prompts
     reply = first.split(OPEN_TURN)[-1]
     assert reply == ""  # the first call opens the assistant's turn
