@@ -105,3 +105,32 @@ def test_forcing_uses_the_completions_path_where_the_chat_template_is_known():
     assert models_for("forcing@64", embedded=False).completions is None  # unknown template: re-prompt
     assert models_for("forcing@64", "--chat-template", "chatml", embedded=False).chat_template is CHATML
     assert models_for("greedy", embedded=True).completions is None  # built only for the forcing rows
+
+
+def test_replay_votes_adds_rows_replayed_from_the_sc_samples(tmp_path, monkeypatch, capsys):
+    @contextlib.contextmanager
+    def fake_endpoint(base_url, model):
+        yield "http://127.0.0.1:9/v1", "scripted"
+
+    def fake_models(url, model, args, specs, *, embedded):
+        greedy = ScriptedChatModel(replies=["Answer: 13", "Answer: 11"])
+        sampler = ScriptedChatModel(replies=["Answer: 13", "Answer: 10", "Answer: 13", "Answer: 13"])
+        return BenchModels(greedy=greedy, sampler=sampler, concurrency=1)
+
+    monkeypatch.setattr("ttc_plugins.local.model_endpoint", fake_endpoint)
+    monkeypatch.setattr(command, "_models", fake_models)
+    out_dir = tmp_path / "results"
+    argv = ["bench", "--items", "2", "--methods", "greedy,sc@4", "--out", str(out_dir), "--no-progress"]
+    assert cli.main([*argv, "--replay-votes"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("sc@4:maj@1", "sc@4:maj@2", "sc@4:stop-unbeatable", "sc@4:stop-beta.95", "sc@4:stop-beta.80"):
+        assert f"\n{name} " in printed
+    replayed = [json.loads(line) for line in (out_dir / "replayed.jsonl").read_text().splitlines()]
+    assert len(replayed) == 2 * 6 and {r["method"] for r in replayed} >= {"sc@4:maj@1"}
+    assert len((out_dir / "results.jsonl").read_text().splitlines()) == 4  # the live rows only
+
+
+def test_replay_votes_needs_a_self_consistency_row(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--methods", "greedy,bon-check@4", "--replay-votes"])
+    assert "--replay-votes replays sc@k rows" in capsys.readouterr().err

@@ -70,6 +70,9 @@ it with --items and --methods.
 
 Writes to --out: results.jsonl (one row per item and method, written as it runs), summary.txt (the
 table), accuracy_vs_tokens.png (error bars: the 95% intervals) and run.json (the settings).
+--replay-votes adds rows replayed from each sc@k row's own samples (replayed.jsonl): the vote over
+its first 1, 2, 4, ... samples, and where each adaptive stopping rule would have stopped, all paired
+on the same samples at no extra model calls.
 --check-parallelism instead times self-consistency against a fake model (no model is started)."""
 
 _EPILOG = """\
@@ -136,6 +139,12 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--model", help="the model name at that endpoint (default: $TTC_MODEL, else smollm2-135m)")
     parser.add_argument("--out", default="bench_results", metavar="DIR", help="output folder (default: bench_results)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--replay-votes",
+        action="store_true",
+        help="also replay each sc@k row's vote on its own samples: the first 1, 2, 4, ... of them, and where the "
+        "adaptive rules (unbeatable; Beta at 0.95, 0.9, 0.8) would have stopped (rows named sc@k:...)",
+    )
     parser.add_argument(
         "--check-parallelism",
         action="store_true",
@@ -288,6 +297,8 @@ def run_bench_command(args: argparse.Namespace, error: Callable[[str], NoReturn]
     _check_numbers(args, error)
     items, source = _load_items(args, error)
     specs = _specs(args, error)
+    if args.replay_votes and not any(spec.family == "sc" for spec in specs):
+        error("--replay-votes replays sc@k rows: add one, e.g. --methods greedy,sc@16")
     from ttc_plugins.local import endpoint_from_env, model_endpoint
 
     out = Path(args.out)
@@ -311,6 +322,14 @@ def run_bench_command(args: argparse.Namespace, error: Callable[[str], NoReturn]
         interrupted=interrupted,
         rows=len(rows),
     )
+    if args.replay_votes:
+        from ttc_plugins.bench.replay import replay_votes
+
+        replayed = replay_votes(rows)
+        with JsonlResultWriter(out / "replayed.jsonl") as write:
+            for row in replayed:
+                write(row)
+        rows = rows + replayed
     table = _write_outputs(rows, out, specs, settings, title)
     print(f"\n{title}{' (interrupted)' if interrupted else ''}\nchecked by {CHECKER}\n\n{table}\n")
     print(f"raw rows: {out / 'results.jsonl'}; plot: {out / 'accuracy_vs_tokens.png'}; table: {out / 'summary.txt'}")

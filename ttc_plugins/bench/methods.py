@@ -200,6 +200,10 @@ class MethodOutcome:
         samples: samples (or DSPy attempts) drawn.
         failed_samples: those that errored: a provider error, a refused budget, a verification
             that failed, or a DSPy reply its adapter could not parse.
+        sample_answers / sample_tokens: each sample's extracted answer (None: failed or none) and
+            ``(input, output)`` tokens, in the order they were drawn; recorded by the sampling
+            methods so a vote can be replayed on the same samples (``--replay-votes``). The tokens
+            are recorded only where the samples report usage (a chain ending in a parser does not).
     """
 
     answer: str | None
@@ -207,6 +211,8 @@ class MethodOutcome:
     stop_reason: str | None = None
     samples: int = 1
     failed_samples: int = 0
+    sample_answers: tuple[str | None, ...] = ()
+    sample_tokens: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class ItemResult:
         seconds: wall time for the item.
         stop_reason / samples / failed_samples: from the method's outcome (see ``MethodOutcome``).
         output: the chosen output's text (for reading why it was wrong).
+        sample_answers / sample_tokens: each sample's answer and ``[input, output]`` tokens, in
+            drawing order, for the sampling methods (see ``MethodOutcome``).
     """
 
     method: str
@@ -58,6 +60,8 @@ class ItemResult:
     samples: int = 0
     failed_samples: int = 0
     output: str | None = None
+    sample_answers: list[str | None] = field(default_factory=list)
+    sample_tokens: list[list[int]] = field(default_factory=list)
 
     @property
     def total_tokens(self) -> int:

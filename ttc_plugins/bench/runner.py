@@ -76,6 +76,8 @@ def run_one(item: BenchItem, method: BenchMethod, *, item_budget: int = DEFAULT_
         samples=outcome.samples if outcome is not None else len(drawn),
         failed_samples=outcome.failed_samples if outcome is not None else sum(c.error is not None for c in drawn),
         output=outcome.output if outcome is not None else None,
+        sample_answers=list(outcome.sample_answers) if outcome is not None else [],
+        sample_tokens=[list(pair) for pair in outcome.sample_tokens] if outcome is not None else [],
     )
 
 
