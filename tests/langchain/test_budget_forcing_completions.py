@@ -128,3 +128,11 @@ def test_async_sends_the_same_prompts():
 def test_a_continuation_that_does_not_fit_the_model_fails_when_built(llm, options, message):
     with pytest.raises(ValueError, match=message):
         budget_forcing(llm, **options)
+
+
+def test_building_the_class_directly_checks_the_continuation_too():
+    from ttc_plugins.langchain.budget_forcing import BudgetForcing
+    from ttc_plugins.strategies.forcing import ForcingRules
+
+    with pytest.raises(ValueError, match="needs chat_template="):
+        BudgetForcing(llm=ScriptedCompletionModel(replies=["x"]), rules=ForcingRules(), continuation="completions")

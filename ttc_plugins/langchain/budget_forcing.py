@@ -41,7 +41,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import Generation
 from langchain_core.runnables import Runnable, RunnableBinding
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.chat_templates import ChatTemplate
@@ -111,6 +111,12 @@ class BudgetForcing(SteppedStrategy):
     count: Callable[[str], int] = count_tokens
     name: str | None = Field(default="budget_forcing")
 
+    @model_validator(mode="after")
+    def _continuation_fits_the_model(self) -> BudgetForcing:
+        # Also when built directly rather than through budget_forcing(): a mismatch fails here, not mid-run.
+        _checked_continuation(self.llm, self.continuation, self.chat_template)
+        return self
+
     def _capped(self, max_tokens: int | None) -> Runnable[Any, Any]:
         if max_tokens is None:
             return self.llm
@@ -126,8 +132,7 @@ class BudgetForcing(SteppedStrategy):
         self, conversation: list[Any], partial: str, follow_up: str, max_tokens: int | None
     ) -> tuple[Runnable[Any, Any], Any]:
         """The Runnable and payload of one call that carries on from ``partial``."""
-        if self.continuation == "completions":
-            assert self.chat_template is not None  # checked when built
+        if self.continuation == "completions" and self.chat_template is not None:  # both checked when built
             return continue_with_completions(self.llm, self.chat_template, max_tokens=max_tokens), (
                 conversation,
                 partial,
