@@ -26,9 +26,14 @@ def test_a_live_self_consistency_row_records_every_samples_answer():
     (method,) = build_methods(parse_method_names("sc@4"), bench)
     (row,) = run_benchmark(ITEMS[:1], [method], progress=False)
     assert row.sample_answers == ["12", "13", None, "13"]
-    assert row.sample_tokens == []  # the chain ends in a text parser: no per-sample usage to record
+    assert row.sample_tokens == [[10, 5]] * 4  # each sample's own budget, though the chain returns text
+
+
+def test_rows_without_per_sample_tokens_are_replayed_at_the_mean_per_sample():
+    row = sc_row(["13", "12", "13", "13"])
+    row = ItemResult(**{**row.__dict__, "sample_tokens": [], "input_tokens": 40, "output_tokens": 20})
     (maj2, *_) = [r for r in replay_votes([row]) if r.method == "sc@4:maj@2"]
-    assert (maj2.input_tokens, maj2.output_tokens) == (20, 10)  # half the row's 40 + 20: the mean per sample
+    assert (maj2.input_tokens, maj2.output_tokens) == (20, 10)  # half the row's 40 + 20
 
 
 def test_prefix_votes_use_the_first_k_samples_and_count_only_their_tokens():

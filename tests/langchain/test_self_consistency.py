@@ -49,8 +49,8 @@ def test_callbacks_tags_and_metadata_reach_every_sample():
             self.model_runs = []
             self.chain_runs = {}
 
-        def on_chain_start(self, serialized, inputs, *, run_id, name=None, **kwargs):
-            self.chain_runs[run_id] = name
+        def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, name=None, **kwargs):
+            self.chain_runs[run_id] = (name, parent_run_id)
 
         def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id, tags, metadata, **kwargs):
             self.model_runs.append((parent_run_id, tags, metadata.get("user")))
@@ -58,11 +58,19 @@ def test_callbacks_tags_and_metadata_reach_every_sample():
     recorder = Recorder()
     solver = self_consistency(_model(["Answer: 1"]), n=3, use_provider_n=False)
     solver.invoke("q", {"callbacks": [recorder], "tags": ["exp-7"], "metadata": {"user": "ada"}})
-    strategy_run = next(run for run, name in recorder.chain_runs.items() if name == "self_consistency")
+    strategy_run = next(run for run, (name, _) in recorder.chain_runs.items() if name == "self_consistency")
     assert len(recorder.model_runs) == 3
-    assert all(
-        parent == strategy_run and "exp-7" in tags and user == "ada" for parent, tags, user in recorder.model_runs
-    )
+    # each sample is a "sample" run of the strategy's run, which holds the model run
+    assert all(recorder.chain_runs[parent] == ("sample", strategy_run) for parent, _, _ in recorder.model_runs)
+    assert len({parent for parent, _, _ in recorder.model_runs}) == 3
+    assert all("exp-7" in tags and user == "ada" for _, tags, user in recorder.model_runs)
+
+
+def test_each_candidate_gets_its_own_samples_tokens_even_from_a_text_chain():
+    model = _model(["Answer: 8", "Answer: 7", "Answer: 7"])  # 10 input and 5 output tokens per call
+    result = self_consistency(PROMPT | model | StrOutputParser(), n=3).with_result().invoke({"a": 3, "b": 4})
+    assert [(c.input_tokens, c.output_tokens) for c in result.candidates] == [(10, 5)] * 3
+    assert result.spend.total_tokens == 45  # counted once: the per-sample budgets are children of the run's
 
 
 def test_the_budget_stops_sampling_and_the_vote_uses_what_was_affordable():

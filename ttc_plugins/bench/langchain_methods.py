@@ -59,7 +59,7 @@ def _outcome(result: TTCResult) -> MethodOutcome:
         samples=len(result.candidates),
         failed_samples=len(result.failures),
         sample_answers=tuple(c.answer if c.ok else None for c in result.candidates),
-        # A chain that ends in a parser returns text, which carries no usage: then none is recorded.
+        # Samples drawn n-at-a-time share one usage figure and have none each: then none is recorded.
         sample_tokens=tuple((c.input_tokens, c.output_tokens) for c in result.candidates)
         if any(c.input_tokens or c.output_tokens for c in result.candidates)
         else (),

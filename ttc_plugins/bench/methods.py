@@ -203,7 +203,7 @@ class MethodOutcome:
         sample_answers / sample_tokens: each sample's extracted answer (None: failed or none) and
             ``(input, output)`` tokens, in the order they were drawn; recorded by the sampling
             methods so a vote can be replayed on the same samples (``--replay-votes``). The tokens
-            are recorded only where the samples report usage (a chain ending in a parser does not).
+            are recorded only where each sample was metered on its own (not for ``n=`` choices).
     """
 
     answer: str | None

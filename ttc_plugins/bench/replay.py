@@ -10,7 +10,7 @@ The replayed rows are named after their source: ``sc@16:maj@4`` (the vote over t
 ``sc@16:stop-unbeatable`` (the rule ``adaptive-sc`` uses), ``sc@16:stop-beta.95`` and lower
 confidences (the Beta rule, at least 4 samples, as ``adaptive-beta-sc`` uses). Each counts the
 calls of the samples it used and their tokens: each sample's own where the row recorded them, else
-the row's mean per sample (the bench's chains end in a text parser, whose samples carry no usage;
+the row's mean per sample (for samples drawn with a provider's ``n=``, which share one usage figure;
 the samples are independent draws, so the mean is the expected cost of each). A replayed adaptive
 rule sees one sample at a time; a live run with several samples in flight can draw one or two more
 before it stops.

@@ -8,6 +8,10 @@ A chat model that takes ``n=`` (OpenAI-style) is first asked for all k choices i
 servers (llama.cpp's among them) accept ``n`` and silently return one choice, so the number of
 choices is checked and the rest are sampled one by one; a model that came back short once is not
 asked for ``n`` again by the same strategy.
+
+Each sample sampled one by one runs in its own child budget (a "sample" run in traces), so its
+candidate gets its exact tokens even when the chain ends in a parser and returns plain text. The
+``n=`` choices of one request share one usage figure and get none each.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
+from ttc_plugins.strategies.candidates import MeteredOutput
 
 __all__ = ["ProviderN", "asample", "sample"]
 
@@ -51,6 +56,22 @@ def _callback_options(config: RunnableConfig) -> dict[str, Any]:
     }
 
 
+def _metered(runnable: Runnable[Any, Any]) -> Runnable[Any, MeteredOutput]:
+    """``runnable``, run in a child budget of its own, returning its output with that budget's spend."""
+
+    def call(input: Any, config: RunnableConfig) -> MeteredOutput:
+        with strategy_run_scope("sample") as budget:
+            output = runnable.invoke(input, config)
+        return MeteredOutput(output, budget.spent.input_tokens, budget.spent.output_tokens)
+
+    async def acall(input: Any, config: RunnableConfig) -> MeteredOutput:
+        with strategy_run_scope("sample") as budget:
+            output = await runnable.ainvoke(input, config)
+        return MeteredOutput(output, budget.spent.input_tokens, budget.spent.output_tokens)
+
+    return RunnableLambda(call, afunc=acall, name="sample")
+
+
 def _choices(result: Any) -> list[BaseMessage]:
     messages = [generation.message for generation in result.generations[0]]
     if len(messages) > 1:
@@ -76,7 +97,7 @@ def sample(
             outputs = []
     missing = k - len(outputs)
     if missing > 0:
-        outputs += runnable.batch([input] * missing, config, return_exceptions=True)
+        outputs += _metered(runnable).batch([input] * missing, config, return_exceptions=True)
     return outputs[:k]
 
 
@@ -97,5 +118,5 @@ async def asample(
             outputs = []
     missing = k - len(outputs)
     if missing > 0:
-        outputs += await runnable.abatch([input] * missing, config, return_exceptions=True)
+        outputs += await _metered(runnable).abatch([input] * missing, config, return_exceptions=True)
     return outputs[:k]

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ttc_plugins.answers import AnswerMatcher, extract_answer, same_answer
@@ -30,7 +31,15 @@ from ttc_plugins.results import (
 )
 from ttc_plugins.strategies.select import best_by_score, first_above, majority_vote, weighted_vote
 
-__all__ = ["AnswerExtractor", "apply_verdict", "make_candidates", "output_text", "scored_result", "voted_result"]
+__all__ = [
+    "AnswerExtractor",
+    "MeteredOutput",
+    "apply_verdict",
+    "make_candidates",
+    "output_text",
+    "scored_result",
+    "voted_result",
+]
 
 AnswerExtractor = Callable[[Any], "str | None"]
 
@@ -67,6 +76,19 @@ def _default_extract(output: Any) -> str | None:
     return extract_answer(output_text(output))
 
 
+@dataclass(frozen=True)
+class MeteredOutput:
+    """A sample's output with what that sample alone cost, counted in its own child budget.
+
+    A shell that runs each sample in its own budget wraps the output in this, so the candidate gets
+    its exact tokens even when the output is plain text (a chain that ends in a parser reports none).
+    """
+
+    output: Any
+    input_tokens: int
+    output_tokens: int
+
+
 def _usage(output: Any) -> tuple[int, int]:
     usage = getattr(output, "usage_metadata", None)
     if isinstance(usage, Mapping):
@@ -87,6 +109,9 @@ def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtrac
     candidates = []
     for offset, output in enumerate(outputs):
         index = start + offset
+        metered = output if isinstance(output, MeteredOutput) else None
+        if metered is not None:
+            output = metered.output
         if isinstance(output, BaseException):
             failed = Candidate(
                 index=index,
@@ -101,7 +126,9 @@ def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtrac
         except Exception as error:  # a user's extractor failing on one output fails that candidate only
             candidates.append(Candidate(index=index, output=output, error=f"answer extraction failed: {error!r}"))
             continue
-        input_tokens, output_tokens = _usage(output)
+        input_tokens, output_tokens = (
+            (metered.input_tokens, metered.output_tokens) if metered is not None else _usage(output)
+        )
         candidates.append(
             Candidate(
                 index=index,
