@@ -151,7 +151,7 @@ def test_budget_forcing_rows_read_the_forced_final_answer():
 
 
 def test_budget_forcing_rows_continue_through_completions_when_the_template_is_known():
-    from tests.langchain.test_budget_forcing_completions import ScriptedCompletionModel
+    from tests.langchain.fakes import ScriptedCompletionModel
     from ttc_plugins.chat_templates import CHATML
 
     completions = ScriptedCompletionModel(replies=["9 and 4 make thirteen.", " 13"])

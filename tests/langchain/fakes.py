@@ -7,9 +7,10 @@ import threading
 import time
 from typing import Any
 
+from langchain_core.language_models import BaseLLM
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatResult, Generation, LLMResult
 from pydantic import Field
 
 
@@ -152,3 +153,27 @@ class FencedJudgeModel(BaseChatModel):
             return schema(**self._grade(messages))
 
         return RunnableLambda(structured)
+
+
+class ScriptedCompletionModel(BaseLLM):
+    """A text-completions model that records each prompt and its options and reports usage and finish reasons."""
+
+    replies: list[str]
+    finish_reasons: list[str | None] = Field(default_factory=list)
+    prompts: list[str] = Field(default_factory=list)
+    options: list[dict] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-completions"
+
+    def _generate(self, prompts, stop=None, run_manager=None, **kwargs):
+        generations = []
+        for prompt in prompts:
+            number = len(self.prompts)
+            self.prompts.append(prompt)
+            self.options.append({"stop": stop, **kwargs})
+            finish = self.finish_reasons[number] if number < len(self.finish_reasons) else "stop"
+            generations.append([Generation(text=self.replies[number], generation_info={"finish_reason": finish})])
+        usage = {"prompt_tokens": 20, "completion_tokens": 6, "total_tokens": 26}
+        return LLMResult(generations=generations, llm_output={"token_usage": usage})

@@ -4,11 +4,8 @@ import asyncio
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.language_models import BaseLLM
-from langchain_core.outputs import Generation, LLMResult
-from pydantic import Field
 
-from tests.langchain.fakes import ScriptedChatModel
+from tests.langchain.fakes import ScriptedChatModel, ScriptedCompletionModel
 from ttc_plugins import Budget, budget_scope
 from ttc_plugins.chat_templates import CHATML
 from ttc_plugins.langchain.budget_forcing import budget_forcing
@@ -17,30 +14,6 @@ from ttc_plugins.tokens import count_tokens
 QUESTION = "What is 17 * 3?"
 OPEN = "<|im_start|>user\nWhat is 17 * 3?<|im_end|>\n<|im_start|>assistant\n"  # CHATML, assistant turn open
 LONG = " ".join(f"Step {i}: 17 * 3 is 17 + 17 + 17, and I add them again to check." for i in range(30))
-
-
-class ScriptedCompletionModel(BaseLLM):
-    """A text-completions model that records each prompt and its options and reports usage and finish reasons."""
-
-    replies: list[str]
-    finish_reasons: list[str | None] = Field(default_factory=list)
-    prompts: list[str] = Field(default_factory=list)
-    options: list[dict] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-completions"
-
-    def _generate(self, prompts, stop=None, run_manager=None, **kwargs):
-        generations = []
-        for prompt in prompts:
-            number = len(self.prompts)
-            self.prompts.append(prompt)
-            self.options.append({"stop": stop, **kwargs})
-            finish = self.finish_reasons[number] if number < len(self.finish_reasons) else "stop"
-            generations.append([Generation(text=self.replies[number], generation_info={"finish_reason": finish})])
-        usage = {"prompt_tokens": 20, "completion_tokens": 6, "total_tokens": 26}
-        return LLMResult(generations=generations, llm_output={"token_usage": usage})
 
 
 def test_the_model_continues_its_own_text_in_the_rendered_prompt_and_every_call_is_charged():

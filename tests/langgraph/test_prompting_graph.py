@@ -109,6 +109,20 @@ def test_budget_forcing_node_is_charged_to_thinking_and_answer():
     assert _roles(budget) == {"thinking": 2, "answer": 1}
 
 
+def test_budget_forcing_node_continues_through_a_completions_model():
+    from tests.langchain.fakes import ScriptedCompletionModel
+    from ttc_plugins.chat_templates import CHATML
+
+    model = ScriptedCompletionModel(replies=["3 + 4 = 7.", " Checking again: 7.", " 7"])
+    solver = budget_forcing(model, min_thinking_tokens=10, max_waits=1, chat_template=CHATML)
+    budget = Budget()
+    with budget_scope(budget):
+        out = _graph(prompting_node(solver, work_key="work")).invoke({"question": QUESTION})
+    assert (out["answer"], out["work"]) == ("7", "3 + 4 = 7. Wait Checking again: 7.\nFinal Answer: 7")
+    assert model.prompts[1].endswith("<|im_start|>assistant\n3 + 4 = 7. Wait")
+    assert _roles(budget) == {"thinking": 2, "answer": 1}
+
+
 def test_the_context_budget_is_charged():
     model = ScriptedChatModel(replies=["Answer: 7"])
     budget = Budget(max_calls=5, name="team")
