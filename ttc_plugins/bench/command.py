@@ -78,6 +78,7 @@ on the same samples at no extra model calls.
 _EPILOG = """\
 examples:
   ttc bench --items 30 --methods greedy,sc@8,adaptive-sc@16,bon-check@4
+  ttc bench --items 60 --methods greedy,sc@16 --replay-votes
   ttc bench --jsonl my_questions.jsonl --methods greedy,sc@8 --base-url http://localhost:11434/v1 --model llama3.2
   ttc bench --check-parallelism"""
 
@@ -129,6 +130,7 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         "--concurrency", type=int, default=2, help="samples in flight at once, max_concurrency (default: 2)"
     )
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint (default: $TTC_BASE_URL, else embedded)")
+    parser.add_argument("--model", help="the model name at that endpoint (default: $TTC_MODEL, else smollm2-135m)")
     parser.add_argument(
         "--chat-template",
         choices=sorted(_CHAT_TEMPLATES),
@@ -136,7 +138,6 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         help="the --base-url model's chat template, so forcing@k continues its words through /v1/completions "
         "(default: none, re-prompt the chat model; the embedded model's own is always used for it)",
     )
-    parser.add_argument("--model", help="the model name at that endpoint (default: $TTC_MODEL, else smollm2-135m)")
     parser.add_argument("--out", default="bench_results", metavar="DIR", help="output folder (default: bench_results)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
