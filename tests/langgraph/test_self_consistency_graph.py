@@ -3,6 +3,7 @@ from typing import TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage
+from langchain_core.output_parsers import StrOutputParser
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
@@ -303,3 +304,12 @@ def test_bad_options_are_rejected_when_the_graph_is_built(options, message):
 def test_generate_must_be_callable():
     with pytest.raises(TypeError, match="generate must be a Runnable or a callable"):
         create_self_consistency_graph("not a model")
+
+
+def test_each_candidate_gets_its_own_samples_tokens_even_from_a_text_chain():
+    generate = ScriptedChatModel(replies=["Answer: 7"], input_tokens=10, output_tokens=5) | StrOutputParser()
+    budget = Budget()
+    with budget_scope(budget):
+        out = create_self_consistency_graph(generate, n=3).invoke({"question": "q"})
+    assert [(c.input_tokens, c.output_tokens) for c in out["candidates"]] == [(10, 5)] * 3
+    assert budget.spent.total_tokens == 45  # counted once
