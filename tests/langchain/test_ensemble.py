@@ -1,4 +1,7 @@
+import asyncio
+
 import pytest
+from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
 from tests.langchain.fakes import ScriptedChatModel
@@ -54,3 +57,11 @@ async def test_ainvoke():
 def test_an_empty_ensemble_is_rejected():
     with pytest.raises(ValueError, match="at least one"):
         ensemble([])
+
+
+def test_each_members_candidate_gets_its_own_tokens_even_from_a_text_chain():
+    small = ScriptedChatModel(replies=["Answer: 7"], input_tokens=10, output_tokens=5) | StrOutputParser()
+    large = ScriptedChatModel(replies=["Answer: 7"], input_tokens=30, output_tokens=20) | StrOutputParser()
+    result = asyncio.run(ensemble([small, large]).with_result().ainvoke("q"))
+    assert [(c.input_tokens, c.output_tokens) for c in result.candidates] == [(10, 5), (30, 20)]
+    assert result.spend.total_tokens == 65

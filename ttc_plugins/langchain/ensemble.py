@@ -21,23 +21,28 @@ from pydantic import ConfigDict, Field
 from ttc_plugins.answers import AnswerMatcher, same_answer
 from ttc_plugins.budget import strategy_run_scope
 from ttc_plugins.results import TTCEvent, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, voted_result
+from ttc_plugins.strategies.candidates import AnswerExtractor, MeteredOutput, make_candidates, voted_result
 
 __all__ = ["Ensemble", "ensemble"]
 
 
+# Each model's call runs in a child budget of its own, so its candidate gets its exact tokens.
 def _attempt(runnable: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
-    try:
-        return runnable.invoke(input, config)
-    except Exception as error:  # one model failing leaves the others to vote
-        return error
+    with strategy_run_scope("sample") as own:
+        try:
+            output = runnable.invoke(input, config)
+        except Exception as error:  # one model failing leaves the others to vote
+            return error
+    return MeteredOutput(output, own.spent.input_tokens, own.spent.output_tokens)
 
 
 async def _aattempt(runnable: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
-    try:
-        return await runnable.ainvoke(input, config)
-    except Exception as error:
-        return error
+    with strategy_run_scope("sample") as own:
+        try:
+            output = await runnable.ainvoke(input, config)
+        except Exception as error:
+            return error
+    return MeteredOutput(output, own.spent.input_tokens, own.spent.output_tokens)
 
 
 class Ensemble(RunnableSerializable[Any, Any]):
