@@ -23,7 +23,7 @@ have no raw prompt, and llama.cpp's chat endpoint closes a trailing assistant me
 reply. Its text-completions endpoint (/v1/completions) has one: on the embedded model the recipe uses
 `local_completion_model` with `LOCAL_CHAT_TEMPLATE`, so the conversation is rendered as the model's own
 ChatML prompt with the assistant's turn left open, and the model continues its own words after "Wait"
-and after "Final Answer:" (continuation "completions"). Against your own endpoint (TTC_BASE_URL) it
+and after "Final Answer:" (continuation "completions"). Against another model (TTC_MODEL) it
 wraps the chat model instead, which re-prompts: the thinking so far is sent as the assistant's message,
 followed by a user message asking the model to continue it (Anthropic's API, or vLLM with
 `continue_final_message`, continue it directly with "prefill"). The last row of each question
@@ -36,8 +36,8 @@ import os
 from ttc_plugins import Budget, budget_scope
 from ttc_plugins.langchain import budget_forcing
 from ttc_plugins.local import (
+    DEFAULT_MODEL,
     LOCAL_CHAT_TEMPLATE,
-    endpoint_from_env,
     local_chat_model,
     local_completion_model,
     model_endpoint,
@@ -66,10 +66,11 @@ def spend_by_role(budget: Budget) -> str:
 
 
 def main() -> None:
-    embedded = endpoint_from_env()[0] is None
     with model_endpoint() as (base_url, model):
         chat = local_chat_model(base_url, model=model, max_tokens=160, temperature=0.7)
-        # The embedded model's template is known, so its completions endpoint can continue its words.
+        # The embedded model's template is known (started here, or served elsewhere under its name), so
+        # its completions endpoint can continue its words; another model's chat endpoint re-prompts.
+        embedded = model == DEFAULT_MODEL
         llm, template = (
             (local_completion_model(base_url, model=model, max_tokens=160, temperature=0.7), LOCAL_CHAT_TEMPLATE)
             if embedded

@@ -23,6 +23,12 @@ def test_hosted_apis_get_the_standard_request(monkeypatch):
     assert "extra_body" not in local_dspy_lm(HOSTED).kwargs
 
 
+def test_the_grammar_judge_keeps_llama_cpps_repetition_penalty():
+    from ttc_plugins.local import local_judge_model
+
+    assert local_judge_model(LOCAL).extra_body["repeat_penalty"] == 1.1
+
+
 def test_the_callers_own_extra_body_wins():
     chat = local_chat_model(LOCAL, extra_body={"repeat_penalty": 1.1, "top_k": 20})
     assert chat.extra_body == {"repeat_penalty": 1.1, "max_tokens": 256, "top_k": 20}

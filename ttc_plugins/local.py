@@ -334,6 +334,9 @@ def local_judge_model(base_url: str, *, model: str | None = None, **kwargs: Any)
     from ttc_plugins._llm_judge import JudgeReply
 
     options: dict[str, Any] = {"temperature": 0.0, "max_tokens": 120, **kwargs}
+    # Greedy JSON from the 135M model loops in its critique without llama.cpp's own repetition penalty
+    # (measured: 2 of 4 replies ran into the 120-token cap and failed to parse), so the judge keeps it.
+    options["extra_body"] = {"repeat_penalty": 1.1, **(options.get("extra_body") or {})}
     schema = {"type": "json_object", "schema": JudgeReply.model_json_schema()}
     options["model_kwargs"] = {"response_format": schema, **(options.get("model_kwargs") or {})}
     return local_chat_model(base_url, model=model, **options)

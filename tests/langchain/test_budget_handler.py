@@ -222,3 +222,22 @@ def test_a_handler_for_a_parent_budget_does_not_charge_again_what_a_child_scope_
     with budget_scope(parent), budget_scope(child):
         chain.invoke({"a": 1, "b": 1}, config={"callbacks": [BudgetCallbackHandler(parent)]})
     assert (parent.spent.calls, child.spent.calls) == (1, 1)
+
+
+def test_a_reply_the_client_raised_about_after_it_arrived_is_charged():
+    import openai
+    from openai.types import CompletionUsage
+    from openai.types.chat import ChatCompletion
+
+    usage = CompletionUsage(prompt_tokens=198, completion_tokens=120, total_tokens=318)
+    completion = ChatCompletion(id="c", choices=[], created=0, model="m", object="chat.completion", usage=usage)
+
+    class CutModel(ScriptedChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            raise openai.LengthFinishReasonError(completion=completion)
+
+    budget = Budget()
+    with budget_scope(budget), pytest.raises(openai.LengthFinishReasonError):
+        CutModel(replies=["x"]).invoke("hi")
+    assert (budget.spent.calls, budget.spent.input_tokens, budget.spent.output_tokens) == (1, 198, 120)
+    assert budget.spent.failed_calls == 0

@@ -109,6 +109,26 @@ def _reported_usage(response: LLMResult) -> tuple[int | None, int | None]:
     return input_tokens, output_tokens
 
 
+def _usage_in_error(error: BaseException) -> tuple[int, int] | None:
+    """(input, output) tokens of a reply the client received and then raised about, if it says so.
+
+    The OpenAI client's ``LengthFinishReasonError`` and ``ContentFilterFinishReasonError`` carry the
+    completion, usage included, of a reply that was generated (and billed) but could not be parsed.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> reply = SimpleNamespace(usage=SimpleNamespace(prompt_tokens=198, completion_tokens=120))
+        >>> error = RuntimeError("length limit reached"); error.completion = reply
+        >>> _usage_in_error(error), _usage_in_error(ConnectionError("refused"))
+        ((198, 120), None)
+    """
+    usage = getattr(getattr(error, "completion", None), "usage", None)
+    prompt, completion = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return prompt, completion
+    return None
+
+
 def _counted_output(response: LLMResult, model: str | None) -> int:
     total = 0
     for choices in response.generations:
@@ -216,5 +236,11 @@ class BudgetCallbackHandler(BaseCallbackHandler):
             reservation.commit(input_tokens, output_tokens, model=model)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        usage = _usage_in_error(error)
         for reservation in self._pop(run_id):
-            reservation.release(failed=True)
+            if usage is None:
+                reservation.release(failed=True)
+            else:
+                # The model answered and the client raised afterwards (e.g. the reply hit the length
+                # limit before a structured output could be parsed): those tokens were spent.
+                reservation.commit(*usage)
