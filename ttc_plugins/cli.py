@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -18,7 +19,15 @@ from ttc_plugins.bench.command import add_bench_parser, run_bench_command
 from ttc_plugins.local import DEFAULT_MODEL, LocalModelError, local_server
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve(port: int | None) -> int:
+    # Stop cleanly on Ctrl-C and on SIGTERM (docker stop, CI), also when started from a script whose
+    # shell ran it in the background with SIGINT ignored, a disposition Python would otherwise keep.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _interrupt)
     with local_server(port=port) as base_url:
         print(f"serving {DEFAULT_MODEL!r} at {base_url} (loopback only); Ctrl-C to stop", flush=True)
         print(f"  export TTC_BASE_URL={base_url} TTC_MODEL={DEFAULT_MODEL}", flush=True)

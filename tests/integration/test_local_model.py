@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -141,23 +142,40 @@ def test_the_demo_runs_to_completion_against_the_embedded_server(local_base_url,
     assert {line.split()[0] for line in report[2:-2]} == {"generator", "plain"}
 
 
-def test_ttc_serve_serves_until_ctrl_c(tmp_path):
-    import signal
+def _ignore_sigint():
+    # What a non-interactive shell does to a command it runs in the background ("cmd &").
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "preexec"),
+    [(signal.SIGINT, None), (signal.SIGINT, _ignore_sigint), (signal.SIGTERM, None)],
+    ids=["ctrl-c", "ctrl-c-started-in-background", "sigterm"],
+)
+def test_ttc_serve_serves_until_ctrl_c_or_sigterm(stop_signal, preexec):
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "ttc_plugins.cli", "serve", "--port", str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "ttc_plugins.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec,
     )
     try:
         first_line = server.stdout.readline()
         assert f"http://127.0.0.1:{port}/v1" in first_line
         assert _answers("127.0.0.1", port)
     finally:
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=90) == 0  # a hang guard: an idle server stops in seconds
+        server.send_signal(stop_signal)
+        try:
+            code = server.wait(timeout=90)  # a hang guard: an idle server stops in seconds
+        except subprocess.TimeoutExpired:
+            server.kill()  # its model server's watchdog follows it out
+            raise
+    assert code == 0
     assert not _answers("127.0.0.1", port)
 
 
