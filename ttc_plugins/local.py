@@ -245,9 +245,9 @@ def _with_local_server_options(base_url: str, options: dict[str, Any]) -> dict[s
       is not a bound: the cap also goes in the body as ``max_tokens``, which local servers read.
     - llama.cpp's server applies ``repeat_penalty=1.1`` to every request unless told otherwise,
       where OpenAI's API applies no repetition penalty. It penalises repeating any earlier token,
-      so writing "9 + 4 = 13" and then "Answer: 13" is penalised: on the 60-item arithmetic pool it
-      cut the 135M model's per-sample accuracy at temperature 0.7 from 0.37 to 0.23, and
-      self-consistency@16 on 30 items from 0.70 to 0.53 (docs/local_model.md). ``repeat_penalty=1.0``
+      so writing "9 + 4 = 13" and then "Answer: 13" is penalised: on 30 arithmetic items it cut the
+      135M model's per-sample accuracy at temperature 0.7 from 0.37 to 0.23 and self-consistency@16
+      from 0.70 to 0.53 (a one-off pool comparison, docs/local_model.md). ``repeat_penalty=1.0``
       turns it off; vLLM and Ollama ignore the field.
 
     Hosted APIs get the standard request. Your own ``extra_body`` entries win.
