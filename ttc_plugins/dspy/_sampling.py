@@ -32,6 +32,21 @@ from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.candidates import make_candidates
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 
+
+def pass_on(traces: list[list[Any]]) -> None:
+    """Extend the caller's trace with these calls' steps, keeping DSPy's size limit.
+
+    BootstrapFewShot turns every traced step into a demo when the program's answer passes the metric,
+    so only the steps that made the returned answer may reach it: not a losing sample, not a rejected edit.
+    """
+    trace, limit = dspy.settings.trace, dspy.settings.max_trace_size
+    if trace is None or limit <= 0:
+        return
+    for steps in traces:
+        trace.extend(steps)
+    del trace[: max(0, len(trace) - limit)]
+
+
 ROLLOUTS_PER_BLOCK = 1000
 """A caller's ``rollout_id`` r (or the LM's) opens a block: its samples use ``r * 1000 + i``.
 
@@ -45,7 +60,7 @@ def base_rollout_id(config: dict[str, Any], lm: Any) -> int:
     return int(base) * ROLLOUTS_PER_BLOCK
 
 
-__all__ = ["Sample", "SamplingModule", "signature_inputs"]
+__all__ = ["ROLLOUTS_PER_BLOCK", "Sample", "SamplingModule", "base_rollout_id", "pass_on", "signature_inputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -236,19 +251,5 @@ class SamplingModule(dspy.Module):
         result = self._select(candidates, plan)
         result.spend = run_budget.spent
         if result.chosen is not None:
-            self._pass_on_traces([samples[p].trace for p in self._traced_positions(candidates, result.chosen)])
+            pass_on([samples[p].trace for p in self._traced_positions(candidates, result.chosen)])
         return dspy.Prediction(**dict(result.output.items()), ttc_result=result)
-
-    @staticmethod
-    def _pass_on_traces(traces: list[list[Any]]) -> None:
-        """Extend the caller's trace with the chosen samples' steps, keeping DSPy's size limit.
-
-        BootstrapFewShot turns each traced step into a demo when the program's answer passes the metric,
-        so a sample that was not chosen must not be in the trace.
-        """
-        trace, limit = dspy.settings.trace, dspy.settings.max_trace_size
-        if trace is None or limit <= 0:
-            return
-        for steps in traces:
-            trace.extend(steps)
-        del trace[: max(0, len(trace) - limit)]

@@ -26,7 +26,7 @@ from dspy.signatures.signature import Signature
 
 from ttc_plugins.answers import extract_answer
 from ttc_plugins.budget import Budget, budget_role, strategy_run_scope
-from ttc_plugins.dspy._sampling import base_rollout_id, signature_inputs
+from ttc_plugins.dspy._sampling import base_rollout_id, pass_on, signature_inputs
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
@@ -43,7 +43,6 @@ __all__ = [
     "arun_in_scope",
     "arun_steps",
     "judged",
-    "pass_on",
     "positive_int",
     "prediction_of",
     "run_in_scope",
@@ -331,20 +330,6 @@ async def arun_in_scope(
         result.spend = budget.spent
     pass_on(traces)
     return result
-
-
-def pass_on(traces: list[list[Any]]) -> None:
-    """Extend the caller's trace with these calls' steps, keeping DSPy's size limit.
-
-    BootstrapFewShot turns every traced step into a demo when the program's answer passes the metric,
-    so only the steps that made the returned version may reach it: not a rejected edit, not a losing draft.
-    """
-    trace, limit = dspy.settings.trace, dspy.settings.max_trace_size
-    if trace is None or limit <= 0:
-        return
-    for steps in traces:
-        trace.extend(steps)
-    del trace[: max(0, len(trace) - limit)]
 
 
 def prediction_of(result: TTCResult, **extra: Any) -> dspy.Prediction:
