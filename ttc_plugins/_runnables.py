@@ -7,6 +7,7 @@ They live here, outside both adapters, because the adapters never import each ot
   function over the role's payload dict (used as is), or nothing (the strategy's own chat model,
   found inside the wrapped chain, gets the role's prompt).
 - ``as_verifier_runnable``: any verifier as a Runnable over ``{"question", "candidate"}``.
+- ``metered``: one sample, in a child budget of its own, with its spend.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableSequence
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
 
-__all__ = ["as_verifier_runnable", "model_of", "output_parser_of", "role_runnable"]
+from ttc_plugins.budget import strategy_run_scope
+from ttc_plugins.strategies.candidates import MeteredOutput
+
+__all__ = ["as_verifier_runnable", "metered", "model_of", "output_parser_of", "role_runnable"]
 
 
 def model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
@@ -109,3 +113,23 @@ def as_verifier_runnable(verifier: Any) -> Runnable[dict[str, Any], Any]:
         return verifier(pair["question"], pair["candidate"])
 
     return RunnableLambda(judge, name=name)
+
+
+def metered(runnable: Runnable[Any, Any]) -> Runnable[Any, MeteredOutput]:
+    """``runnable`` run in a child budget of its own (a "sample" run), returning its output with that spend.
+
+    What every sampling strategy wraps a sample in, so each candidate gets its exact tokens even when
+    the chain ends in a parser and returns plain text.
+    """
+
+    def call(input: Any, config: RunnableConfig) -> MeteredOutput:
+        with strategy_run_scope("sample") as budget:
+            output = runnable.invoke(input, config)
+        return MeteredOutput(output, budget.spent.input_tokens, budget.spent.output_tokens)
+
+    async def acall(input: Any, config: RunnableConfig) -> MeteredOutput:
+        with strategy_run_scope("sample") as budget:
+            output = await runnable.ainvoke(input, config)
+        return MeteredOutput(output, budget.spent.input_tokens, budget.spent.output_tokens)
+
+    return RunnableLambda(call, afunc=acall, name="sample")

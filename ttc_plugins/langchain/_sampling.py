@@ -21,10 +21,10 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 
-from ttc_plugins.budget import BudgetExceeded, strategy_run_scope
-from ttc_plugins.strategies.candidates import MeteredOutput
+from ttc_plugins._runnables import metered
+from ttc_plugins.budget import BudgetExceeded
 
 __all__ = ["ProviderN", "asample", "sample"]
 
@@ -56,22 +56,6 @@ def _callback_options(config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def _metered(runnable: Runnable[Any, Any]) -> Runnable[Any, MeteredOutput]:
-    """``runnable``, run in a child budget of its own, returning its output with that budget's spend."""
-
-    def call(input: Any, config: RunnableConfig) -> MeteredOutput:
-        with strategy_run_scope("sample") as budget:
-            output = runnable.invoke(input, config)
-        return MeteredOutput(output, budget.spent.input_tokens, budget.spent.output_tokens)
-
-    async def acall(input: Any, config: RunnableConfig) -> MeteredOutput:
-        with strategy_run_scope("sample") as budget:
-            output = await runnable.ainvoke(input, config)
-        return MeteredOutput(output, budget.spent.input_tokens, budget.spent.output_tokens)
-
-    return RunnableLambda(call, afunc=acall, name="sample")
-
-
 def _choices(result: Any) -> list[BaseMessage]:
     messages = [generation.message for generation in result.generations[0]]
     if len(messages) > 1:
@@ -97,7 +81,7 @@ def sample(
             outputs = []
     missing = k - len(outputs)
     if missing > 0:
-        outputs += _metered(runnable).batch([input] * missing, config, return_exceptions=True)
+        outputs += metered(runnable).batch([input] * missing, config, return_exceptions=True)
     return outputs[:k]
 
 
@@ -118,5 +102,5 @@ async def asample(
             outputs = []
     missing = k - len(outputs)
     if missing > 0:
-        outputs += await _metered(runnable).abatch([input] * missing, config, return_exceptions=True)
+        outputs += await metered(runnable).abatch([input] * missing, config, return_exceptions=True)
     return outputs[:k]

@@ -18,31 +18,27 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import get_executor_for_config, patch_config
 from pydantic import ConfigDict, Field
 
+from ttc_plugins._runnables import metered
 from ttc_plugins.answers import AnswerMatcher, same_answer
 from ttc_plugins.budget import strategy_run_scope
 from ttc_plugins.results import TTCEvent, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, MeteredOutput, make_candidates, voted_result
+from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, voted_result
 
 __all__ = ["Ensemble", "ensemble"]
 
 
-# Each model's call runs in a child budget of its own, so its candidate gets its exact tokens.
 def _attempt(runnable: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
-    with strategy_run_scope("sample") as own:
-        try:
-            output = runnable.invoke(input, config)
-        except Exception as error:  # one model failing leaves the others to vote
-            return error
-    return MeteredOutput(output, own.spent.input_tokens, own.spent.output_tokens)
+    try:
+        return metered(runnable).invoke(input, config)  # its own budget: the candidate gets its tokens
+    except Exception as error:  # one model failing leaves the others to vote
+        return error
 
 
 async def _aattempt(runnable: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
-    with strategy_run_scope("sample") as own:
-        try:
-            output = await runnable.ainvoke(input, config)
-        except Exception as error:
-            return error
-    return MeteredOutput(output, own.spent.input_tokens, own.spent.output_tokens)
+    try:
+        return await metered(runnable).ainvoke(input, config)
+    except Exception as error:
+        return error
 
 
 class Ensemble(RunnableSerializable[Any, Any]):

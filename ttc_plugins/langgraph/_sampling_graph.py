@@ -27,12 +27,13 @@ from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Overwrite, Send
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12 for the graph's JSON schemas
 
-from ttc_plugins.budget import Budget, Spend, budget_scope, strategy_run_scope
+from ttc_plugins._runnables import metered
+from ttc_plugins.budget import Budget, Spend, budget_scope
 from ttc_plugins.langgraph._run_budgets import RunBudgets
 from ttc_plugins.langgraph.context import TTCContext, budget_for_run
 from ttc_plugins.langgraph.state_fields import CandidateListField, TTCResultField
 from ttc_plugins.results import Candidate
-from ttc_plugins.strategies.candidates import AnswerExtractor, MeteredOutput, make_candidates
+from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 
 __all__ = ["RUN_ID", "STOP_REASON", "WAVE", "SamplingLoop", "as_generator", "check_keys", "sampling_schemas"]
@@ -96,7 +97,8 @@ class SamplingLoop:
         name: str,
         extract: AnswerExtractor | None = None,
     ) -> None:
-        self.generator = as_generator(generate)
+        # Each sample in a child budget of its own: its candidate gets its exact tokens, even from text.
+        self.generator = metered(as_generator(generate))
         self.make_plan = make_plan
         self.input_key = input_key
         self.output_key = output_key
@@ -139,31 +141,27 @@ class SamplingLoop:
 
     def sample(self, task: dict[str, Any], config: RunnableConfig) -> Candidate:
         """Generate the candidate of one ``sample`` branch and report it to the custom stream."""
-        # Each sample in a child budget of its own: its candidate gets its exact tokens, even from text.
-        with budget_scope(self.run_budget(task["run_id"])), strategy_run_scope("sample") as own:
+        with budget_scope(self.run_budget(task["run_id"])):
             try:
                 output = self.generator.invoke(task["input"], config)
             except GraphBubbleUp:  # an interrupt or a parent command is control flow, not a failed sample
                 raise
             except Exception as error:  # kept as a failed candidate; the others still count
                 output = error
-        return self._sampled(task, output, own.spent)
+        return self._sampled(task, output)
 
     async def asample(self, task: dict[str, Any], config: RunnableConfig) -> Candidate:
         """The async twin of :meth:`sample`."""
-        # Each sample in a child budget of its own: its candidate gets its exact tokens, even from text.
-        with budget_scope(self.run_budget(task["run_id"])), strategy_run_scope("sample") as own:
+        with budget_scope(self.run_budget(task["run_id"])):
             try:
                 output = await self.generator.ainvoke(task["input"], config)
             except GraphBubbleUp:
                 raise
             except Exception as error:
                 output = error
-        return self._sampled(task, output, own.spent)
+        return self._sampled(task, output)
 
-    def _sampled(self, task: dict[str, Any], output: Any, spend: Spend) -> Candidate:
-        if not isinstance(output, BaseException):
-            output = MeteredOutput(output, spend.input_tokens, spend.output_tokens)
+    def _sampled(self, task: dict[str, Any], output: Any) -> Candidate:
         candidate = make_candidates([output], start=task["index"], extract=self.extract)[0]
         event = {"event": "sample_done", "index": candidate.index, "answer": candidate.answer, "error": candidate.error}
         get_stream_writer()(event)
