@@ -235,7 +235,7 @@ def _api_key(base_url: str) -> str:
     raise LocalModelError(f"{base_url} is not a local server: set OPENAI_API_KEY to its API key")
 
 
-def _with_local_server_options(base_url: str, options: dict[str, Any]) -> dict[str, Any]:
+def _with_local_server_options(base_url: str, options: dict[str, Any], *, cap_in_body: bool = True) -> dict[str, Any]:
     """For a server on this machine, send what makes its requests mean what they mean on OpenAI's API.
 
     Two llama.cpp quirks, both measured on the embedded model:
@@ -250,7 +250,8 @@ def _with_local_server_options(base_url: str, options: dict[str, Any]) -> dict[s
       from 0.70 to 0.53 (a one-off pool comparison, docs/local_model.md). ``repeat_penalty=1.0``
       turns it off; vLLM and Ollama ignore the field.
 
-    Hosted APIs get the standard request. Your own ``extra_body`` entries win.
+    Hosted APIs get the standard request. Your own ``extra_body`` entries win. ``cap_in_body=False``
+    for the completions API, whose own field already is ``max_tokens``.
 
     Example:
         >>> _with_local_server_options("http://127.0.0.1:8765/v1", {"max_tokens": 10})["extra_body"]
@@ -261,7 +262,7 @@ def _with_local_server_options(base_url: str, options: dict[str, Any]) -> dict[s
     if (urlsplit(base_url).hostname or "") not in _LOOPBACK_HOSTS:
         return options
     defaults: dict[str, Any] = {"repeat_penalty": 1.0}
-    if options.get("max_tokens") is not None:
+    if cap_in_body and options.get("max_tokens") is not None:
         defaults["max_tokens"] = options["max_tokens"]
     options["extra_body"] = {**defaults, **(options.get("extra_body") or {})}
     return options
@@ -309,10 +310,8 @@ def local_completion_model(base_url: str, *, model: str | None = None, **kwargs:
     """
     langchain_openai = require("langchain_openai", extra="local", adapter="ttc_plugins.local.local_completion_model")
     options: dict[str, Any] = {"max_tokens": 256, "temperature": 0.7, "max_retries": 1, **kwargs}
-    # The completions API's own field is max_tokens (no newer name), so every server reads the cap;
-    # the local-server options still turn off llama.cpp's hidden repetition penalty.
-    options = _with_local_server_options(base_url, options)
-    options.get("extra_body", {}).pop("max_tokens", None)
+    # The completions API's own field is max_tokens (no newer name), so every server reads the cap.
+    options = _with_local_server_options(base_url, options, cap_in_body=False)
     return langchain_openai.OpenAI(
         base_url=base_url, model=model or endpoint_from_env()[1], api_key=_api_key(base_url), **options
     )
