@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ttc_plugins._extras import prefer_offline, require
+from ttc_plugins._loop_local_http import loop_local_async_client
 from ttc_plugins.chat_templates import chatml
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "local_dspy_lm",
     "local_judge_model",
     "local_server",
+    "loop_local_async_client",
     "model_endpoint",
 ]
 
@@ -268,6 +270,17 @@ def _with_local_server_options(base_url: str, options: dict[str, Any], *, cap_in
     return options
 
 
+def _pool_per_event_loop(options: dict[str, Any]) -> None:
+    """Give the client a connection pool per event loop unless the caller brought an async client.
+
+    Without one, langchain-openai shares one cached pool per base URL across every event loop in the
+    process, and the second ``asyncio.run`` fails with "Event loop is closed" (see
+    :mod:`ttc_plugins._loop_local_http`, docs/local_model.md).
+    """
+    if options.get("http_async_client") is None:
+        options["http_async_client"] = loop_local_async_client()
+
+
 def local_chat_model(base_url: str, *, model: str | None = None, **kwargs: Any) -> Any:
     """A real ``langchain_openai.ChatOpenAI`` for an OpenAI-compatible server.
 
@@ -286,6 +299,7 @@ def local_chat_model(base_url: str, *, model: str | None = None, **kwargs: Any) 
     langchain_openai = require("langchain_openai", extra="local", adapter="ttc_plugins.local.local_chat_model")
     options: dict[str, Any] = {"max_tokens": 256, "temperature": 0.7, "stream_usage": True, "max_retries": 1}
     options.update(kwargs)
+    _pool_per_event_loop(options)
     return langchain_openai.ChatOpenAI(
         base_url=base_url,
         model=model or endpoint_from_env()[1],
@@ -310,6 +324,7 @@ def local_completion_model(base_url: str, *, model: str | None = None, **kwargs:
     """
     langchain_openai = require("langchain_openai", extra="local", adapter="ttc_plugins.local.local_completion_model")
     options: dict[str, Any] = {"max_tokens": 256, "temperature": 0.7, "max_retries": 1, **kwargs}
+    _pool_per_event_loop(options)
     # The completions API's own field is max_tokens (no newer name), so every server reads the cap.
     options = _with_local_server_options(base_url, options, cap_in_body=False)
     return langchain_openai.OpenAI(
