@@ -486,6 +486,29 @@ class Budget:
             )
 
     @property
+    def reserved(self) -> SpendLine:
+        """What calls in flight hold right now: their number, worst-case tokens and cost.
+
+        Every reservation is settled when its call ends, however it ends, so outside of running calls
+        this is all zeros; anything else is a leak.
+
+        Example:
+            >>> budget = Budget()
+            >>> call = budget.reserve(input_tokens=30, max_output_tokens=100)
+            >>> budget.reserved.calls, budget.reserved.total_tokens
+            (1, 130)
+            >>> call.commit(30, 12)
+            >>> budget.reserved.calls
+            0
+        """
+        with self._lock:
+            held = self._held
+            cost = held.cost if self.prices else None
+            return SpendLine(
+                input_tokens=held.input_tokens, output_tokens=held.output_tokens, calls=held.calls, cost_usd=cost
+            )
+
+    @property
     def remaining(self) -> Remaining:
         """What is left under each limit that is set; in-flight reservations count as used."""
         with self._lock:

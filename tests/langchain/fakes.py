@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -9,8 +10,8 @@ from typing import Any
 
 from langchain_core.language_models import BaseLLM
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult, Generation, LLMResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, Generation, LLMResult
 from pydantic import Field
 
 
@@ -177,3 +178,39 @@ class ScriptedCompletionModel(BaseLLM):
             generations.append([Generation(text=self.replies[number], generation_info={"finish_reason": finish})])
         usage = {"prompt_tokens": 20, "completion_tokens": 6, "total_tokens": 26}
         return LLMResult(generations=generations, llm_output={"token_usage": usage})
+
+
+class CountingStreamingChatModel(BaseChatModel):
+    """Counts the requests it really receives; answers after ``delay`` seconds, or streams ``chunks`` words.
+
+    For the budget's edge cases: a call cancelled mid-flight was still received (``received`` counts
+    it), and a stream closed early has delivered only the chunks read so far.
+    """
+
+    chunks: int = 100
+    delay: float = 0.0
+    received: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "counting-streaming"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        self.received += 1
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="done"))])
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        self.received += 1
+        await asyncio.sleep(self.delay)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="done"))])
+
+    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        self.received += 1
+        for index in range(self.chunks):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=f"word{index} "))
+
+    async def _astream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        self.received += 1
+        for index in range(self.chunks):
+            await asyncio.sleep(0)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=f"word{index} "))

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from langchain_core.tracers.context import register_configure_hook
 
 from ttc_plugins.budget import Budget
-from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler
+from ttc_plugins.langchain.budget_handler import BudgetCallbackHandler, settle_calls_left_open
 
 _scope_handler: ContextVar[BudgetCallbackHandler | None] = ContextVar("ttc_langchain_budget_handler", default=None)
 # Registered once, when this module is first imported.
@@ -31,3 +31,4 @@ def langchain_budget_scope(budget: Budget) -> Iterator[BudgetCallbackHandler]:
         yield handler
     finally:
         _scope_handler.reset(token)
+        settle_calls_left_open(budget)

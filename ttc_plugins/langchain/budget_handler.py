@@ -18,8 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -27,19 +27,19 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from ttc_plugins.budget import Budget, Reservation, current_budget
+from ttc_plugins.budget import Budget, BudgetExceeded, current_budget
+from ttc_plugins.langchain._open_calls import OpenCalls
 from ttc_plugins.tokens import count_tokens
 
-__all__ = ["BudgetCallbackHandler"]
+__all__ = ["BudgetCallbackHandler", "calls_in_flight", "settle_calls_left_open"]
+
+logger = logging.getLogger(__name__)
+# Shared by every handler, so that two handlers for the same budget (one passed in config, one from
+# a budget_scope) charge a run once, not twice.
+_open_calls = OpenCalls()
 
 # Names different integrations give the output cap, in invocation params or LangSmith metadata.
 _MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_new_tokens", "num_predict")
-
-# Open reservations by (budget, run). Shared by all handler instances so that two handlers for the
-# same budget (one passed in config, one from a budget_scope) charge a run once, not twice.
-_open: dict[tuple[int, UUID], Reservation] = {}
-_open_lock = threading.Lock()
-
 
 class _QuietRefusals(logging.Filter):
     """Drop langchain-core's "Error in ... callback" warning for our own refusals.
@@ -83,16 +83,32 @@ def _max_output_tokens(params: Mapping[str, Any], metadata: Mapping[str, Any]) -
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+class _InvalidUsage(ValueError):
+    """The provider reported usage that cannot be a token count (negative, fractional, not a number)."""
+
+
+def _token_count(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _InvalidUsage(f"not a token count: {value!r}")
+    return value
+
+
 def _reported_usage(response: LLMResult) -> tuple[int | None, int | None]:
-    """Provider-reported (input, output) tokens for one run, or None where it reported nothing."""
+    """Provider-reported (input, output) tokens for one run, or None where it reported nothing.
+
+    Raises:
+        _InvalidUsage: a reported number is not a token count; the caller counts the text instead.
+    """
     token_usage = (response.llm_output or {}).get("token_usage") or (response.llm_output or {}).get("usage")
     if isinstance(token_usage, Mapping):
         # OpenAI-style clients report the whole request here; with n > 1 every choice's message
         # repeats the same totals, so this is the one number that is not multiplied by n.
         prompt = token_usage.get("prompt_tokens", token_usage.get("input_tokens"))
         completion = token_usage.get("completion_tokens", token_usage.get("output_tokens"))
-        if isinstance(prompt, int) and isinstance(completion, int):
-            return prompt, completion
+        if prompt is not None and completion is not None:
+            return _token_count(prompt), _token_count(completion)
     input_tokens: int | None = None
     output_tokens: int | None = None
     for choices in response.generations:
@@ -102,8 +118,8 @@ def _reported_usage(response: LLMResult) -> tuple[int | None, int | None]:
             usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
             if not usage or not (usage.get("input_tokens") or usage.get("output_tokens")):
                 continue
-            prompt_input = max(prompt_input or 0, int(usage.get("input_tokens", 0)))
-            output_tokens = (output_tokens or 0) + int(usage.get("output_tokens", 0))
+            prompt_input = max(prompt_input or 0, _token_count(usage.get("input_tokens")))
+            output_tokens = (output_tokens or 0) + _token_count(usage.get("output_tokens"))
         if prompt_input is not None:
             input_tokens = (input_tokens or 0) + prompt_input
     return input_tokens, output_tokens
@@ -152,11 +168,17 @@ def _answering_model(response: LLMResult) -> str | None:
 
 
 class BudgetCallbackHandler(BaseCallbackHandler):
-    """Reserve before every LangChain model call, commit its usage after, release it on error.
+    """Reserve before every LangChain model call; settle the reservation however the call ends.
 
     Args:
         budget: the budget to charge; None means the budget of the current ``budget_scope`` at the
             time each call starts (calls outside any scope are then not counted).
+
+    A call that answers is charged the usage the provider reported (the counted text where it
+    reported none, or reported numbers that are not token counts). A call that fails before any
+    output is released. A call that was cut off after it was sent (a stream closed early, a
+    cancelled task) is charged its prompt and the text it had streamed; so is a call whose end the
+    handler never hears of, once its task finishes or its ``budget_scope`` is left.
 
     ``raise_error`` is True so that a refused call raises :class:`~ttc_plugins.BudgetExceeded` to the
     caller instead of being logged, and ``run_inline`` keeps the reservation on the calling thread
@@ -176,27 +198,27 @@ class BudgetCallbackHandler(BaseCallbackHandler):
         prompt_tokens: int,
         params: Mapping[str, Any] | None,
         metadata: Mapping[str, Any] | None,
+        batch_size: int | None,
     ) -> None:
         scope = current_budget()
         budget = self.budget or scope
-        if budget is None or _charged_through(scope, budget):
-            return
-        key = (id(budget), run_id)
-        with _open_lock:
-            if key in _open:  # another handler for this budget already holds this run
-                return
+        if budget is None or _charged_through(scope, budget) or _open_calls.holds(budget, run_id):
+            return  # not counted here, or another handler for this budget already holds this run
         params, metadata = params or {}, metadata or {}
         model = _model_name(params, metadata)
         cap = _max_output_tokens(params, metadata) or budget.default_max_output_tokens
         choices = params.get("n") if isinstance(params.get("n"), int) and params.get("n", 1) > 1 else 1
-        reservation = budget.reserve(prompt_tokens, cap * choices, model=model)
-        with _open_lock:
-            _open[key] = reservation
-
-    def _pop(self, run_id: UUID) -> list[Reservation]:
-        with _open_lock:
-            keys = [key for key in _open if key[1] == run_id]
-            return [_open.pop(key) for key in keys]
+        # langchain-core starts the prompts of one request one after another with the same params
+        # object; when one is refused, none of them is sent, so the others must be released.
+        batch = id(params) if batch_size and batch_size > 1 else None
+        try:
+            reservation = budget.reserve(prompt_tokens, cap * choices, model=model)
+        except BudgetExceeded:
+            if batch is not None:
+                for sibling in _open_calls.pop_batch(budget, batch):
+                    sibling.reservation.release(failed=False)
+            raise
+        _open_calls.open(budget, run_id, reservation, batch=batch)
 
     def on_chat_model_start(
         self,
@@ -206,12 +228,13 @@ class BudgetCallbackHandler(BaseCallbackHandler):
         run_id: UUID,
         metadata: dict[str, Any] | None = None,
         invocation_params: dict[str, Any] | None = None,
+        batch_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         params = invocation_params or {}
         model = _model_name(params, metadata or {})
         prompt_tokens = sum(count_tokens(conversation, model) for conversation in messages)
-        self._reserve(run_id, prompt_tokens, params, metadata)
+        self._reserve(run_id, prompt_tokens, params, metadata, batch_size)
 
     def on_llm_start(
         self,
@@ -221,26 +244,55 @@ class BudgetCallbackHandler(BaseCallbackHandler):
         run_id: UUID,
         metadata: dict[str, Any] | None = None,
         invocation_params: dict[str, Any] | None = None,
+        batch_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         params = invocation_params or {}
         model = _model_name(params, metadata or {})
-        self._reserve(run_id, sum(count_tokens(prompt, model) for prompt in prompts), params, metadata)
+        prompt_tokens = sum(count_tokens(prompt, model) for prompt in prompts)
+        self._reserve(run_id, prompt_tokens, params, metadata, batch_size)
+
+    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        # Kept as text and counted once at the end: a stream closed early is charged what it delivered.
+        for call in _open_calls.find(run_id):
+            call.streamed.append(token)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        for reservation in self._pop(run_id):
+        for call in _open_calls.pop(run_id):
+            reservation = call.reservation
             model = _answering_model(response) or reservation.model
-            input_tokens, output_tokens = _reported_usage(response)
+            try:
+                input_tokens, output_tokens = _reported_usage(response)
+            except _InvalidUsage as bad:
+                logger.warning("%s reported usage that is not a token count (%s); counted the text", model, bad)
+                input_tokens, output_tokens = None, None
             if output_tokens is None:
                 output_tokens = _counted_output(response, model)
             reservation.commit(input_tokens, output_tokens, model=model)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         usage = _usage_in_error(error)
-        for reservation in self._pop(run_id):
-            if usage is None:
-                reservation.release(failed=True)
-            else:
+        for call in _open_calls.pop(run_id):
+            if usage is not None:
                 # The model answered and the client raised afterwards (e.g. the reply hit the length
                 # limit before a structured output could be parsed): those tokens were spent.
-                reservation.commit(*usage)
+                call.reservation.commit(*usage)
+            elif call.streamed or isinstance(error, GeneratorExit | asyncio.CancelledError):
+                call.settle_abandoned()  # sent, then cut off: a stream closed early, a cancelled call
+            else:
+                call.reservation.release(failed=True)
+
+
+def settle_calls_left_open(budget: Budget) -> None:
+    """Settle the calls of ``budget`` that nobody will hear the end of, as its ``budget_scope`` closes.
+
+    Those are the calls started by the code leaving the scope (its block is over, so they are too)
+    and calls whose task or thread has finished. Calls still running elsewhere are left to end.
+    """
+    for call in _open_calls.pop_left_by(budget):
+        call.settle_abandoned()
+
+
+def calls_in_flight(budget: Budget) -> int:
+    """How many LangChain calls of ``budget`` the handlers hold open (for tests and diagnostics)."""
+    return _open_calls.in_flight(budget)
