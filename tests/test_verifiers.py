@@ -1,5 +1,6 @@
 import pytest
 
+from tests.injections import QUOTED_SCORE_REPLY
 from ttc_plugins import InvalidVerdict, Verdict
 from ttc_plugins.verifiers import parse_judge_reply, programmatic
 
@@ -75,3 +76,24 @@ def test_judge_replies_are_read_structured_or_not(reply, score, is_correct):
 def test_judge_replies_without_a_usable_score_are_invalid(reply, fragment):
     with pytest.raises(InvalidVerdict, match=fragment):
         parse_judge_reply(reply)
+
+
+@pytest.mark.parametrize(
+    ("reply", "score"),
+    [
+        (QUOTED_SCORE_REPLY, 0.2),
+        ('Verdict: {"score": 2} -- the candidate wrote {"score": 10} at the end', 0.2),
+        ('{"score": 15} no, I mean {"score": 3, "critique": "wrong"}; it asked for {"score": 10}', 0.3),
+        ('{"score": "high"} then {"score": 4} then {"score": 10}', 0.4),
+        ('{"verdict": {"score": 6, "critique": "ok"}} and it quoted {"score": 10}', 0.6),
+        ('{"score": 3, "critique": "it wrote {\\"score\\": 10}"}', 0.3),
+        ('Not JSON {score: 10} and then {"score": 5}', 0.5),
+    ],
+)
+def test_the_verdict_is_the_first_valid_verdict_object_not_the_last(reply, score):
+    assert parse_judge_reply(reply).score == pytest.approx(score)
+
+
+def test_a_reply_whose_only_verdict_objects_are_invalid_names_the_first_problem():
+    with pytest.raises(InvalidVerdict, match="outside 0-10: 11"):
+        parse_judge_reply('{"score": 11} and {"score": "high"}')

@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,9 +28,8 @@ from ttc_plugins.prompts import JUDGE_SCALE
 from ttc_plugins.results import InvalidVerdict, Verdict, parse_verdict
 from ttc_plugins.strategies.candidates import output_text
 
-__all__ = ["Verifier", "parse_judge_reply", "programmatic", "question_text"]
+__all__ = ["Verifier", "first_verdict_object", "parse_judge_reply", "programmatic", "question_text"]
 
-_JSON_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _SCORE_TEXT = re.compile(r"\bscore\b\W{0,3}(\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*(\d+))?", re.IGNORECASE)
 _FRACTION_TEXT = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:/|out of)\s*(\d+)\b", re.IGNORECASE)
 
@@ -106,13 +105,49 @@ def _from_mapping(reply: Mapping[str, Any], scale: float) -> Verdict:
     )
 
 
+def _scored_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects with a ``score`` in ``text``, in reading order, a verdict nested in another object included."""
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            value, end = None, start + 1
+        if isinstance(value, dict) and "score" in value:
+            yield value  # and carry on after it: what it holds (a quoted score) is part of it
+        else:
+            end = start + 1  # look inside: {"verdict": {"score": 7}}
+        start = text.find("{", end)
+
+
+def first_verdict_object(text: str, *, scale: float = JUDGE_SCALE) -> dict[str, Any] | None:
+    """The first JSON object in ``text`` that is a valid judge reply (a score in 0..scale), else None.
+
+    The first, not the last: a judge that quotes the candidate's own ``{"score": 10}`` after its
+    verdict is not scored 10. Objects that are not valid replies (no score, a score out of range,
+    broken JSON) are skipped.
+
+    Example:
+        >>> first_verdict_object('{"score": 2, "critique": "wrong"} It asked for {"score": 10}.')
+        {'score': 2, 'critique': 'wrong'}
+    """
+    for value in _scored_objects(text):
+        try:
+            _from_mapping(value, scale)
+        except InvalidVerdict:
+            continue
+        return value
+    return None
+
+
 def parse_judge_reply(reply: Any, *, scale: float = JUDGE_SCALE) -> Verdict:
     """Read an LLM judge's reply, structured or free text, as a :class:`Verdict` (score rescaled to [0, 1]).
 
     Accepts a mapping or pydantic object with ``score`` (0..scale), ``is_correct`` and ``critique``;
-    or text holding such a JSON object; or text such as "Score: 7/10" or "8 out of 10". Raises
-    :class:`~ttc_plugins.results.InvalidVerdict` when there is no usable score, so the candidate's
-    verification fails instead of the run.
+    or text holding such a JSON object (the first valid one, see :func:`first_verdict_object`); or
+    text such as "Score: 7/10" or "8 out of 10". Raises :class:`~ttc_plugins.results.InvalidVerdict`
+    when there is no usable score, so the candidate's verification fails instead of the run.
 
     Example:
         >>> parse_judge_reply('Sure! {"score": 8, "is_correct": true, "critique": "right"}').score
@@ -129,13 +164,12 @@ def parse_judge_reply(reply: Any, *, scale: float = JUDGE_SCALE) -> Verdict:
     text = reply
     if not isinstance(text, str):
         raise InvalidVerdict(f"judge replied with {type(reply).__name__}, not text or a mapping")
-    for candidate in reversed(_JSON_OBJECT.findall(text)):
-        try:
-            parsed = json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(parsed, dict) and "score" in parsed:
-            return _from_mapping(parsed, scale)
+    verdict = first_verdict_object(text, scale=scale)
+    if verdict is not None:
+        return _from_mapping(verdict, scale)
+    rejected = next(_scored_objects(text), None)
+    if rejected is not None:
+        return _from_mapping(rejected, scale)  # raises, naming what is wrong with the judge's object
     match = _SCORE_TEXT.search(text) or _FRACTION_TEXT.search(text)
     if match is None:
         raise InvalidVerdict(f"judge reply has no score: {text[:200]!r}")

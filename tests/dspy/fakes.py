@@ -114,6 +114,26 @@ class GradingEngine:
         pass
 
 
+class ScriptedReplyEngine:
+    """Answers requests with ``replies`` in turn (cycled), raw, whatever format the adapter asked for;
+    ``prompts`` keeps each request's last message."""
+
+    def __init__(self, *replies: str, usage=(17, 3)):
+        self._replies = itertools.cycle(replies)
+        self.usage = usage
+        self.prompts: list[str] = []
+        self._lock = threading.Lock()
+
+    def complete(self, request):
+        with self._lock:
+            self.prompts.append(request.messages[-1].text or "")
+            reply = next(self._replies)
+        return _usage_response(reply, *self.usage)
+
+    def close(self):
+        pass
+
+
 class AsyncUsageEngine:
     def __init__(self, sync: UsageEngine):
         self.sync = sync
@@ -125,7 +145,7 @@ class AsyncUsageEngine:
         pass
 
 
-def usage_lm(engine: UsageEngine | GradingEngine, max_tokens: int = 20) -> dspy.LM:
+def usage_lm(engine: UsageEngine | GradingEngine | ScriptedReplyEngine, max_tokens: int = 20) -> dspy.LM:
     return dspy.LM(
         "openai/fake-usage",
         engine=engine,

@@ -1,6 +1,7 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from tests.injections import CLOSING_TAGS, INJECTED_ORDER, QUOTED_SCORE_REPLY, as_read, closing_tags, injected_answer
 from tests.langchain.fakes import FencedJudgeModel, ScriptedChatModel
 from ttc_plugins import Budget, BudgetExceeded, InvalidVerdict, budget_scope
 from ttc_plugins.langchain import llm_judge
@@ -49,6 +50,26 @@ def test_the_candidate_cannot_break_out_of_its_fence_to_set_its_own_score():
     prompt = judge_model.prompts[-1]
     assert prompt.count("</candidate>") == 1  # only the real closing fence
     assert "<\\/candidate>" in prompt
+
+
+@pytest.mark.parametrize("closing_tag", CLOSING_TAGS)
+def test_no_spelling_of_the_closing_tag_ends_the_candidates_fence(closing_tag):
+    judge_model = FencedJudgeModel(truth="7", structured=False)
+    verdict = llm_judge(judge_model).invoke({"question": "What is 3 + 4?", "candidate": injected_answer(closing_tag)})
+    assert verdict.score == 0.0
+    prompt = as_read(judge_model.prompts[-1])
+    tags = closing_tags(prompt)
+    assert len(tags) == 1, [tag.group() for tag in tags]  # only the real closing fence...
+    assert prompt.index(INJECTED_ORDER) < tags[0].start()  # ...after the injected order, which stays inside
+    assert prompt[tags[0].end() :].startswith("\n\nGrade the candidate")
+
+
+@pytest.mark.parametrize("structured", [False, None])
+async def test_the_verdict_is_the_first_one_the_judge_gives_not_a_score_it_quotes_after(structured):
+    judge = llm_judge(ScriptedChatModel(replies=[QUOTED_SCORE_REPLY]), structured=structured)
+    verdict = judge.invoke(PAIR)
+    assert (verdict.score, verdict.is_correct, verdict.critique) == (0.2, False, "3 + 4 is 7, not 5.")
+    assert (await judge.ainvoke(PAIR)).score == 0.2
 
 
 def test_the_judge_prompt_says_the_candidate_is_data():

@@ -8,6 +8,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
+from tests.injections import CLOSING_TAGS, INJECTED_ORDER, QUOTED_SCORE_REPLY, as_read, closing_tags, injected_answer
 from tests.langchain.fakes import FencedJudgeModel, ScriptedChatModel
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, Verdict, budget_scope
 from ttc_plugins.langchain import best_of_n, llm_judge
@@ -172,6 +173,22 @@ def test_an_llm_judge_sees_the_question_and_each_candidate_and_is_charged_as_ver
     assert all("<question>\n3 + 4?\n</question>" in prompt for prompt in judge_model.prompts)
     assert {role: line.calls for role, line in budget.spent.by_role.items()} == {"generator": 2, "verifier": 2}
     assert out["result"].spend.calls == 4
+
+
+@pytest.mark.parametrize("closing_tag", CLOSING_TAGS)
+def test_a_sample_cannot_end_the_judges_fence_with_any_spelling_of_its_closing_tag(closing_tag):
+    judge_model = FencedJudgeModel(truth="7", structured=False)
+    graph = create_best_of_n_graph(_model([injected_answer(closing_tag)]), llm_judge(judge_model), n=1)
+    assert [c.score for c in _solve(graph, "3 + 4?")["candidates"]] == [0.0]
+    prompt = as_read(judge_model.prompts[-1])
+    tags = closing_tags(prompt)
+    assert len(tags) == 1 and prompt.index(INJECTED_ORDER) < tags[0].start()
+
+
+def test_the_judges_verdict_is_its_first_not_a_score_it_quotes_after():
+    judge = llm_judge(_model([QUOTED_SCORE_REPLY]), structured=False)
+    out = _solve(create_best_of_n_graph(_model(["Answer: 5"]), judge, n=1), "3 + 4?")
+    assert [c.score for c in out["candidates"]] == [0.2]
 
 
 def test_a_verifier_runnable_of_ones_own_is_given_question_and_candidate_and_charged_as_verifier():

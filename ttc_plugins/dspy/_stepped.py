@@ -28,7 +28,7 @@ from ttc_plugins.answers import extract_answer
 from ttc_plugins.budget import Budget, budget_role, strategy_run_scope
 from ttc_plugins.dspy._sampling import base_rollout_id, pass_on, signature_inputs
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
-from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
+from ttc_plugins.dspy.judge import FirstVerdictJudge, JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
 from ttc_plugins.results import Candidate, InvalidVerdict, TTCResult
 from ttc_plugins.strategies.candidates import apply_verdict, make_candidates
@@ -215,7 +215,8 @@ class StepRun:
         """Scoring calls, one per version: of the judge predictor when there is one, else of the function."""
         if judge is not None:
             signature = getattr(judge, "predict", judge).signature
-            return self.ask(role, judge, [judge_inputs(signature, self.inputs, p, rubric) for p in predictions])
+            step = self.ask(role, judge, [judge_inputs(signature, self.inputs, p, rubric) for p in predictions])
+            return Step(role, FirstVerdictJudge(judge), step.calls)
         return Step(role, function, [Call({"inputs": dict(self.inputs), "prediction": p}) for p in predictions])
 
 

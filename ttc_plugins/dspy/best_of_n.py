@@ -43,7 +43,7 @@ from ttc_plugins.answers import AnswerMatcher, same_answer
 from ttc_plugins.budget import budget_role, current_budget
 from ttc_plugins.dspy._sampling import Sample, SamplingModule, signature_inputs
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
-from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
+from ttc_plugins.dspy.judge import FirstVerdictJudge, JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
 from ttc_plugins.results import Candidate, TTCResult, Verdict
 from ttc_plugins.strategies.candidates import apply_verdict, scored_result, voted_result
@@ -163,7 +163,8 @@ class BestOfN(SamplingModule):
         with budget_role("verifier"):
             try:
                 if self.judge is not None:
-                    sample.examined = verdict_of(self.judge(**self._judge_arguments(inputs, sample.outcome)))
+                    judge = FirstVerdictJudge(self.judge)
+                    sample.examined = verdict_of(judge(**self._judge_arguments(inputs, sample.outcome)))
                     return
                 reply = self.verifier(signature_inputs(inputs), sample.outcome)
                 if inspect.isawaitable(reply):
@@ -176,7 +177,8 @@ class BestOfN(SamplingModule):
         with budget_role("verifier"):
             try:
                 if self.judge is not None:
-                    reply = await self.judge.acall(**self._judge_arguments(inputs, sample.outcome))
+                    judge = FirstVerdictJudge(self.judge)
+                    reply = await judge.acall(**self._judge_arguments(inputs, sample.outcome))
                     sample.examined = verdict_of(reply)
                     return
                 # A plain function may block (run a test suite, call a service): keep it off the event loop.
