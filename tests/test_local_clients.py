@@ -32,3 +32,14 @@ def test_the_grammar_judge_keeps_llama_cpps_repetition_penalty():
 def test_the_callers_own_extra_body_wins():
     chat = local_chat_model(LOCAL, extra_body={"repeat_penalty": 1.1, "top_k": 20})
     assert chat.extra_body == {"repeat_penalty": 1.1, "max_tokens": 256, "top_k": 20}
+
+
+def test_the_embedded_models_chat_template_is_reserved_from_the_first_call():
+    from ttc_plugins.prompt_overhead import prompt_overheads
+
+    local_chat_model(LOCAL)
+    local_dspy_lm(LOCAL)
+    local_chat_model(LOCAL, model="another-model")
+    assert prompt_overheads.allowance("smollm2-135m") > 20  # ChatML tokens + SmolLM2's default system message
+    assert prompt_overheads.allowance("openai/smollm2-135m") == prompt_overheads.allowance("smollm2-135m")
+    assert prompt_overheads.allowance("another-model") == 0

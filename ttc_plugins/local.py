@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 from ttc_plugins._extras import prefer_offline, require
 from ttc_plugins._loop_local_http import loop_local_async_client
 from ttc_plugins.chat_templates import chatml
+from ttc_plugins.prompt_overhead import prompt_overheads
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -270,6 +271,13 @@ def _with_local_server_options(base_url: str, options: dict[str, Any], *, cap_in
     return options
 
 
+def _seed_prompt_overhead(model: str, client_model_name: str) -> None:
+    """The embedded model's server wraps every prompt in its ChatML template with SmolLM2's default
+    system message; count that from the first call, so even the first reservation is a worst case."""
+    if model == DEFAULT_MODEL:
+        prompt_overheads.seed_from_template(client_model_name, LOCAL_CHAT_TEMPLATE)
+
+
 def _pool_per_event_loop(options: dict[str, Any]) -> None:
     """Give the client a connection pool per event loop unless the caller brought an async client.
 
@@ -300,9 +308,11 @@ def local_chat_model(base_url: str, *, model: str | None = None, **kwargs: Any) 
     options: dict[str, Any] = {"max_tokens": 256, "temperature": 0.7, "stream_usage": True, "max_retries": 1}
     options.update(kwargs)
     _pool_per_event_loop(options)
+    name = model or endpoint_from_env()[1]
+    _seed_prompt_overhead(name, name)
     return langchain_openai.ChatOpenAI(
         base_url=base_url,
-        model=model or endpoint_from_env()[1],
+        model=name,
         api_key=_api_key(base_url),
         **_with_local_server_options(base_url, options),
     )
@@ -372,6 +382,7 @@ def local_dspy_lm(base_url: str, *, model: str | None = None, **kwargs: Any) -> 
     options: dict[str, Any] = {"max_tokens": 256, "temperature": 0.7, "num_retries": 1}
     options.update(kwargs)
     name = model or endpoint_from_env()[1]
+    _seed_prompt_overhead(name, f"openai/{name}")
     return dspy.LM(
         f"openai/{name}", api_base=base_url, api_key=_api_key(base_url), **_with_local_server_options(base_url, options)
     )

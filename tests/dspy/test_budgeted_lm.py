@@ -204,3 +204,22 @@ def test_a_budget_the_user_attached_to_the_lm_is_still_charged_inside_a_scope():
     with budget_scope(scope):
         dspy.Predict("question -> answer")(question="q")
     assert (mine.spent.calls, scope.spent.calls) == (1, 1)
+
+
+def test_what_the_server_adds_to_the_prompt_is_learned_and_reserved_from_then_on():
+    engine = UsageEngine(input_tokens=900, output_tokens=3)  # far more than the messages count
+    lm = BudgetedLM(usage_lm(engine, max_tokens=20))
+    budget = Budget()
+    reserved_inputs = []
+    reserve = budget.reserve
+
+    def recording_reserve(input_tokens, max_output_tokens=None, **kwargs):
+        reserved_inputs.append(input_tokens)
+        return reserve(input_tokens, max_output_tokens, **kwargs)
+
+    budget.reserve = recording_reserve
+    with budget_scope(budget):
+        lm("What is 2 + 2?")
+        lm("What is 2 + 2?")
+    assert reserved_inputs[0] < 900
+    assert reserved_inputs[1] == 900

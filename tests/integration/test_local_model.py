@@ -12,7 +12,9 @@ import dspy
 import pytest
 
 from ttc_plugins import Budget, BudgetExceeded, budget_scope, count_tokens
+from ttc_plugins.dspy import BudgetedLM
 from ttc_plugins.local import LocalModelError, _answers, local_chat_model, local_dspy_lm, local_server
+from ttc_plugins.prompt_overhead import prompt_overheads
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +62,37 @@ async def test_streams_without_usage_are_charged_by_counting(local_base_url):
     assert streamed.usage_metadata is None
     assert budget.spent.calls == 1
     assert budget.spent.output_tokens == count_tokens(streamed.content, "smollm2-135m")
-    assert budget.spent.input_tokens == count_tokens([("human", "Say hello.")], "smollm2-135m")
+    # The prompt as counted plus what the server adds to it (its chat template, the default system message).
+    counted = count_tokens([("human", "Say hello.")], "smollm2-135m")
+    assert budget.spent.input_tokens == counted + prompt_overheads.allowance("smollm2-135m") > counted
+
+
+@pytest.mark.parametrize("client", ["langchain", "dspy"])
+def test_every_call_commits_no_more_than_it_reserved_from_the_first_call_on(local_base_url, no_dspy_cache, client):
+    # The server adds SmolLM2's default system message and ChatML tokens that a plain count misses
+    # (counted 11-18, reported 34-41): a call admitted at its limit used to overshoot by half.
+    budget = Budget()
+    reserved: list[int] = []
+    reserve = budget.reserve
+
+    def recording_reserve(input_tokens, max_output_tokens=None, **kwargs):
+        reservation = reserve(input_tokens, max_output_tokens, **kwargs)
+        reserved.append(reservation.input_tokens + reservation.output_tokens)
+        return reservation
+
+    budget.reserve = recording_reserve
+    prompts = ["Say hello.", "What is 7 + 5? Answer with a number.", "Name three colours, one per line. " * 4]
+    committed = []
+    with budget_scope(budget):
+        for prompt in prompts:
+            before = budget.spent.total_tokens
+            if client == "langchain":
+                local_chat_model(local_base_url, max_tokens=16).invoke(prompt)
+            else:
+                BudgetedLM(local_dspy_lm(local_base_url, max_tokens=16, cache=False))(prompt)
+            committed.append(budget.spent.total_tokens - before)
+    assert len(reserved) == len(committed) == 3
+    assert all(used <= worst for used, worst in zip(committed, reserved, strict=True)), (committed, reserved)
 
 
 def test_a_dspy_predict_call_is_charged_the_servers_usage_and_stopped(local_base_url, no_dspy_cache):

@@ -241,3 +241,24 @@ def test_a_reply_the_client_raised_about_after_it_arrived_is_charged():
         CutModel(replies=["x"]).invoke("hi")
     assert (budget.spent.calls, budget.spent.input_tokens, budget.spent.output_tokens) == (1, 198, 120)
     assert budget.spent.failed_calls == 0
+
+
+def test_what_the_server_adds_to_the_prompt_is_learned_and_reserved_from_then_on():
+    # The server reports 40 prompt tokens where the messages count 8 (a chat template, a default
+    # system message): the first call can overshoot its reservation, later ones include the gap.
+    model = ScriptedChatModel(replies=["4"], input_tokens=40, output_tokens=5, max_tokens=5)
+    budget = Budget()
+    reserved_inputs = []
+    reserve = budget.reserve
+
+    def recording_reserve(input_tokens, max_output_tokens=None, **kwargs):
+        reserved_inputs.append(input_tokens)
+        return reserve(input_tokens, max_output_tokens, **kwargs)
+
+    budget.reserve = recording_reserve
+    counted = count_tokens([HumanMessage("hi")], "scripted-1")
+    with budget_scope(budget):
+        model.invoke("hi")
+        model.invoke("hi")
+        model.batch(["hi", "hi"])
+    assert reserved_inputs == [counted, 40, 40, 40]

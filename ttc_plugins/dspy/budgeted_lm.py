@@ -40,6 +40,7 @@ except ImportError:  # other DSPy versions: nothing to forward
     adapter_message_call = None
 
 from ttc_plugins.budget import Budget, Reservation, current_budget
+from ttc_plugins.prompt_overhead import prompt_overheads
 from ttc_plugins.tokens import count_tokens
 
 __all__ = ["BudgetedLM"]
@@ -135,7 +136,9 @@ class BudgetedLM(dspy.BaseLM):
             budget.default_max_output_tokens,
         )
         choices = settings.get("n") if isinstance(settings.get("n"), int) and settings["n"] > 1 else 1
-        prompt_tokens = count_tokens(messages if messages is not None else str(prompt or ""), self.lm.model)
+        counted = count_tokens(messages if messages is not None else str(prompt or ""), self.lm.model)
+        # What the server adds to the prompt (chat template, default system message), as far as known.
+        prompt_tokens = counted + prompt_overheads.allowance(self.lm.model)
         return budget.reserve(prompt_tokens, cap * choices, model=self.lm.model)
 
     def _commit(self, reservation: Reservation, tracker: UsageTracker, outputs: Any) -> None:
@@ -150,6 +153,8 @@ class BudgetedLM(dspy.BaseLM):
                 for entry in entries:
                     outer.add_usage(model, entry)
         if input_tokens or output_tokens:
+            allowance = prompt_overheads.allowance(self.lm.model)
+            prompt_overheads.learn(self.lm.model, counted=reservation.input_tokens - allowance, reported=input_tokens)
             reservation.commit(input_tokens, output_tokens)
             return
         # No usage reported: DummyLM reports zeros, some providers report nothing, and DSPy does not

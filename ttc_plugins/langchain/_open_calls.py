@@ -54,6 +54,8 @@ class OpenCall:
     task: asyncio.Task[Any] | None = field(default_factory=_running_task)
     thread: threading.Thread = field(default_factory=threading.current_thread)
     batch: int | None = None  # the same id for the prompts of one multi-prompt request
+    counted_prompt: int = 0  # the prompt as counted, before any allowance for what the server adds
+    prompts: int = 1
     streamed: list[str] = field(default_factory=list)
 
     def owner_is_gone(self) -> bool:
@@ -86,8 +88,9 @@ class OpenCalls:
         with self._lock:
             return run_id in self._by_budget.get(budget, {})
 
-    def open(self, budget: Budget, run_id: UUID, reservation: Reservation, *, batch: int | None = None) -> OpenCall:
-        call = OpenCall(budget, run_id, reservation, batch=batch)
+    def open(self, budget: Budget, run_id: UUID, reservation: Reservation, **details: Any) -> OpenCall:
+        """Record a call that has just been reserved (``details``: the other :class:`OpenCall` fields)."""
+        call = OpenCall(budget, run_id, reservation, **details)
         with self._lock:
             self._by_budget.setdefault(budget, {})[run_id] = call
             watch = call.task is not None and call.task not in self._watched_tasks

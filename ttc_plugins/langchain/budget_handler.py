@@ -29,6 +29,7 @@ from langchain_core.outputs import LLMResult
 
 from ttc_plugins.budget import Budget, BudgetExceeded, current_budget
 from ttc_plugins.langchain._open_calls import OpenCalls
+from ttc_plugins.prompt_overhead import prompt_overheads
 from ttc_plugins.tokens import count_tokens
 
 __all__ = ["BudgetCallbackHandler", "calls_in_flight", "settle_calls_left_open"]
@@ -40,6 +41,7 @@ _open_calls = OpenCalls()
 
 # Names different integrations give the output cap, in invocation params or LangSmith metadata.
 _MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_new_tokens", "num_predict")
+
 
 class _QuietRefusals(logging.Filter):
     """Drop langchain-core's "Error in ... callback" warning for our own refusals.
@@ -195,7 +197,8 @@ class BudgetCallbackHandler(BaseCallbackHandler):
     def _reserve(
         self,
         run_id: UUID,
-        prompt_tokens: int,
+        counted_prompt: int,
+        prompts: int,
         params: Mapping[str, Any] | None,
         metadata: Mapping[str, Any] | None,
         batch_size: int | None,
@@ -211,6 +214,8 @@ class BudgetCallbackHandler(BaseCallbackHandler):
         # langchain-core starts the prompts of one request one after another with the same params
         # object; when one is refused, none of them is sent, so the others must be released.
         batch = id(params) if batch_size and batch_size > 1 else None
+        # What the server adds to each prompt (chat template, default system message), as far as known.
+        prompt_tokens = counted_prompt + prompts * prompt_overheads.allowance(model)
         try:
             reservation = budget.reserve(prompt_tokens, cap * choices, model=model)
         except BudgetExceeded:
@@ -218,7 +223,7 @@ class BudgetCallbackHandler(BaseCallbackHandler):
                 for sibling in _open_calls.pop_batch(budget, batch):
                     sibling.reservation.release(failed=False)
             raise
-        _open_calls.open(budget, run_id, reservation, batch=batch)
+        _open_calls.open(budget, run_id, reservation, batch=batch, counted_prompt=counted_prompt, prompts=prompts)
 
     def on_chat_model_start(
         self,
@@ -233,8 +238,8 @@ class BudgetCallbackHandler(BaseCallbackHandler):
     ) -> None:
         params = invocation_params or {}
         model = _model_name(params, metadata or {})
-        prompt_tokens = sum(count_tokens(conversation, model) for conversation in messages)
-        self._reserve(run_id, prompt_tokens, params, metadata, batch_size)
+        counted = sum(count_tokens(conversation, model) for conversation in messages)
+        self._reserve(run_id, counted, len(messages), params, metadata, batch_size)
 
     def on_llm_start(
         self,
@@ -249,8 +254,8 @@ class BudgetCallbackHandler(BaseCallbackHandler):
     ) -> None:
         params = invocation_params or {}
         model = _model_name(params, metadata or {})
-        prompt_tokens = sum(count_tokens(prompt, model) for prompt in prompts)
-        self._reserve(run_id, prompt_tokens, params, metadata, batch_size)
+        counted = sum(count_tokens(prompt, model) for prompt in prompts)
+        self._reserve(run_id, counted, len(prompts), params, metadata, batch_size)
 
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
         # Kept as text and counted once at the end: a stream closed early is charged what it delivered.
@@ -268,6 +273,10 @@ class BudgetCallbackHandler(BaseCallbackHandler):
                 input_tokens, output_tokens = None, None
             if output_tokens is None:
                 output_tokens = _counted_output(response, model)
+            if input_tokens is not None:
+                prompt_overheads.learn(
+                    reservation.model, counted=call.counted_prompt, reported=input_tokens, prompts=call.prompts
+                )
             reservation.commit(input_tokens, output_tokens, model=model)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
