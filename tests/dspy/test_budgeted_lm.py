@@ -5,6 +5,7 @@ import pytest
 from dspy.utils.dummies import DummyLM
 
 from tests.dspy.fakes import UsageEngine, usage_lm
+from tests.reservations import record_reservations
 from ttc_plugins import Budget, BudgetExceeded, budget_role, budget_scope, count_tokens
 from ttc_plugins.dspy import BudgetedLM
 
@@ -210,16 +211,9 @@ def test_what_the_server_adds_to_the_prompt_is_learned_and_reserved_from_then_on
     engine = UsageEngine(input_tokens=900, output_tokens=3)  # far more than the messages count
     lm = BudgetedLM(usage_lm(engine, max_tokens=20))
     budget = Budget()
-    reserved_inputs = []
-    reserve = budget.reserve
-
-    def recording_reserve(input_tokens, max_output_tokens=None, **kwargs):
-        reserved_inputs.append(input_tokens)
-        return reserve(input_tokens, max_output_tokens, **kwargs)
-
-    budget.reserve = recording_reserve
+    granted = record_reservations(budget)
     with budget_scope(budget):
         lm("What is 2 + 2?")
         lm("What is 2 + 2?")
-    assert reserved_inputs[0] < 900
-    assert reserved_inputs[1] == 900
+    assert granted[0].input_tokens < 900
+    assert granted[1].input_tokens == 900

@@ -11,6 +11,7 @@ import time
 import dspy
 import pytest
 
+from tests.reservations import record_reservations
 from ttc_plugins import Budget, BudgetExceeded, budget_scope, count_tokens
 from ttc_plugins.dspy import BudgetedLM
 from ttc_plugins.local import LocalModelError, _answers, local_chat_model, local_dspy_lm, local_server
@@ -72,15 +73,7 @@ def test_every_call_commits_no_more_than_it_reserved_from_the_first_call_on(loca
     # The server adds SmolLM2's default system message and ChatML tokens that a plain count misses
     # (counted 11-18, reported 34-41): a call admitted at its limit used to overshoot by half.
     budget = Budget()
-    reserved: list[int] = []
-    reserve = budget.reserve
-
-    def recording_reserve(input_tokens, max_output_tokens=None, **kwargs):
-        reservation = reserve(input_tokens, max_output_tokens, **kwargs)
-        reserved.append(reservation.input_tokens + reservation.output_tokens)
-        return reservation
-
-    budget.reserve = recording_reserve
+    granted = record_reservations(budget)
     prompts = ["Say hello.", "What is 7 + 5? Answer with a number.", "Name three colours, one per line. " * 4]
     committed = []
     with budget_scope(budget):
@@ -91,6 +84,7 @@ def test_every_call_commits_no_more_than_it_reserved_from_the_first_call_on(loca
             else:
                 BudgetedLM(local_dspy_lm(local_base_url, max_tokens=16, cache=False))(prompt)
             committed.append(budget.spent.total_tokens - before)
+    reserved = [reservation.input_tokens + reservation.output_tokens for reservation in granted]
     assert len(reserved) == len(committed) == 3
     assert all(used <= worst for used, worst in zip(committed, reserved, strict=True)), (committed, reserved)
 

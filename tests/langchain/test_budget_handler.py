@@ -10,6 +10,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from tests.langchain.fakes import ScriptedChatModel
+from tests.reservations import record_reservations
 from ttc_plugins import Budget, BudgetExceeded, budget_role, budget_scope, count_tokens
 from ttc_plugins.langchain import BudgetCallbackHandler
 
@@ -248,17 +249,10 @@ def test_what_the_server_adds_to_the_prompt_is_learned_and_reserved_from_then_on
     # system message): the first call can overshoot its reservation, later ones include the gap.
     model = ScriptedChatModel(replies=["4"], input_tokens=40, output_tokens=5, max_tokens=5)
     budget = Budget()
-    reserved_inputs = []
-    reserve = budget.reserve
-
-    def recording_reserve(input_tokens, max_output_tokens=None, **kwargs):
-        reserved_inputs.append(input_tokens)
-        return reserve(input_tokens, max_output_tokens, **kwargs)
-
-    budget.reserve = recording_reserve
+    granted = record_reservations(budget)
     counted = count_tokens([HumanMessage("hi")], "scripted-1")
     with budget_scope(budget):
         model.invoke("hi")
         model.invoke("hi")
         model.batch(["hi", "hi"])
-    assert reserved_inputs == [counted, 40, 40, 40]
+    assert [reservation.input_tokens for reservation in granted] == [counted, 40, 40, 40]
