@@ -28,7 +28,11 @@ def test_importing_the_core_imports_no_framework():
     assert out.stdout.strip() == ""
 
 
-def test_budget_scope_without_dspy_imported_does_not_import_dspy():
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_budget_scope_loads_no_framework_the_program_did_not_import():
     code = (
         "import sys\n"
         "from ttc_plugins import Budget, budget_scope\n"
@@ -36,9 +40,36 @@ def test_budget_scope_without_dspy_imported_does_not_import_dspy():
         "    pass\n"
         "print('dspy' in sys.modules, 'langchain_core' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    # LangChain's hook is cheap and always installed; DSPy's only once the program has imported DSPy.
-    assert out.stdout.strip() == "False True"
+    assert _run(code) == "False False"
+
+
+def test_a_dspy_only_program_in_a_scope_loads_nothing_of_the_langchain_adapter():
+    code = (
+        "import sys\n"
+        "import dspy\n"
+        "from ttc_plugins import Budget, budget_scope\n"
+        "with budget_scope(Budget(max_calls=1)):\n"
+        "    pass\n"
+        "adapter = sorted(m for m in sys.modules if m.startswith('ttc_plugins.langchain'))\n"
+        "print(adapter, 'ttc_plugins.dspy' in sys.modules)"
+    )
+    assert _run(code) == "[] True"
+
+
+def test_a_framework_first_imported_inside_a_scope_is_counted_from_its_first_call():
+    code = (
+        "from ttc_plugins import Budget, budget_scope\n"
+        "budget = Budget(max_calls=1)\n"
+        "with budget_scope(budget):\n"
+        "    from langchain_core.language_models.fake_chat_models import FakeListChatModel\n"
+        "    model = FakeListChatModel(responses=['hi'])\n"
+        "    model.invoke('x')\n"
+        "    try:\n"
+        "        model.invoke('x')\n"
+        "    except Exception as error:\n"
+        "        print(type(error).__name__, budget.spent.calls)\n"
+    )
+    assert _run(code) == "BudgetExceeded 1"
 
 
 def test_adapter_without_its_framework_names_the_extra():

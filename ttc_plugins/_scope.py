@@ -4,20 +4,19 @@ Both live in context variables, so they follow the code into nested strategies, 
 worker threads LangChain starts (it copies the context into its executors). Threads a user starts by
 hand do not inherit context variables: run their work through ``contextvars.copy_context().run``.
 
-The framework adapters make an unmodified chain or DSPy program obey the scope. They are imported
-lazily, by module name, so ``import ttc_plugins`` never imports LangChain or DSPy.
+The framework hooks make an unmodified chain or DSPy program obey the scope. A hook is loaded only
+once its framework has been imported (:mod:`ttc_plugins._framework_hooks`), so ``import ttc_plugins``
+never imports LangChain or DSPy, and a DSPy-only program never loads the LangChain adapter.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from functools import cache
 from typing import TYPE_CHECKING
+
+from ttc_plugins._framework_hooks import framework_scopes
 
 if TYPE_CHECKING:
     from ttc_plugins.budget import Budget
@@ -94,28 +93,6 @@ def budget_role(role: str) -> Iterator[str]:
         _current_role.reset(token)
 
 
-@cache
-def _is_installed(module: str) -> bool:
-    # find_spec looks at the import path without importing the package (milliseconds).
-    return importlib.util.find_spec(module) is not None
-
-
-def _framework_scopes(budget: Budget) -> list[contextlib.AbstractContextManager[object]]:
-    """Enter the framework hooks that make unmodified chains and programs obey ``budget``.
-
-    LangChain's hook is a callback handler registered through langchain-core's configure hook; it is
-    cheap to import, so it is activated whenever langchain-core is installed. DSPy's hook wraps the
-    configured LM, which only exists once the program has imported DSPy, so it is activated only
-    when DSPy is already imported (this keeps DSPy's ~1 s import out of LangChain-only programs).
-    """
-    scopes: list[contextlib.AbstractContextManager[object]] = []
-    if _is_installed("langchain_core"):
-        scopes.append(importlib.import_module("ttc_plugins.langchain._scope").langchain_budget_scope(budget))
-    if "dspy" in sys.modules:
-        scopes.append(importlib.import_module("ttc_plugins.dspy._scope").dspy_budget_scope(budget))
-    return scopes
-
-
 @contextlib.contextmanager
 def budget_scope(budget: Budget) -> Iterator[Budget]:
     """Make ``budget`` current for everything run inside the block, however deeply nested.
@@ -139,7 +116,7 @@ def budget_scope(budget: Budget) -> Iterator[Budget]:
     token = _current_budget.set(budget)
     try:
         with contextlib.ExitStack() as stack:
-            for scope in _framework_scopes(budget):
+            for scope in framework_scopes(budget):
                 stack.enter_context(scope)
             yield budget
     finally:

@@ -256,3 +256,29 @@ def test_what_the_server_adds_to_the_prompt_is_learned_and_reserved_from_then_on
         model.invoke("hi")
         model.batch(["hi", "hi"])
     assert [reservation.input_tokens for reservation in granted] == [counted, 40, 40, 40]
+
+
+def test_a_call_inside_three_nested_scopes_is_seen_by_one_handler_and_counted_once(monkeypatch):
+    from ttc_plugins.langchain import budget_handler
+
+    seen, counted = [], []
+    start = BudgetCallbackHandler.on_chat_model_start
+    count = budget_handler.count_tokens
+
+    def counting_start(handler, *args, **kwargs):
+        seen.append(handler)
+        return start(handler, *args, **kwargs)
+
+    def counting_count(*args, **kwargs):
+        counted.append(args)
+        return count(*args, **kwargs)
+
+    monkeypatch.setattr(BudgetCallbackHandler, "on_chat_model_start", counting_start)
+    monkeypatch.setattr(budget_handler, "count_tokens", counting_count)
+    outer = Budget(max_total_tokens=10_000)
+    model = ScriptedChatModel(replies=["4"])
+    with budget_scope(outer), budget_scope(outer.child()), budget_scope(outer.child().child()):
+        model.invoke("hi")
+    assert len(seen) == 1  # before: one handler per scope, each tokenising the prompt
+    assert len(counted) == 1  # the prompt; the reply's usage was reported
+    assert outer.spent.calls == 1

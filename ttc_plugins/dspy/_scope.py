@@ -25,7 +25,7 @@ _ROLE_KEY = "ttc_role"
 
 
 @contextlib.contextmanager
-def dspy_budget_scope(budget: Budget) -> Iterator[None]:
+def scope_hook(budget: Budget) -> Iterator[None]:
     """Charge calls through DSPy's configured LM to ``budget`` (entered by ``budget_scope``)."""
     overrides: dict[str, object] = {_BUDGET_KEY: budget}
     lm = dspy.settings.lm
