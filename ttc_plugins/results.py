@@ -105,23 +105,44 @@ def parse_verdict(raw: Any) -> Verdict:
         if "score" not in raw and "is_correct" in raw and isinstance(raw["is_correct"], bool):
             raw = {**raw, "score": float(raw["is_correct"])}
         if "score" not in raw:
-            raise InvalidVerdict(f"verifier returned a mapping without a score: {dict(raw)!r}")
+            raise InvalidVerdict(f"verifier returned a mapping without a score: {short_repr(dict(raw), 200)}")
         score = raw["score"]
         if isinstance(score, bool) or not isinstance(score, int | float):
-            raise InvalidVerdict(f"verifier returned a non-numeric score: {score!r}")
+            raise InvalidVerdict(f"verifier returned a non-numeric score: {short_repr(score)}")
         _check_score(score)
         try:
             return Verdict.model_validate(dict(raw))
         except ValidationError as error:
             raise InvalidVerdict(f"verifier returned an invalid verdict: {error}") from error
-    raise InvalidVerdict(f"verifier returned {type(raw).__name__}, not a Verdict, bool, number or mapping: {raw!r}")
+    raise InvalidVerdict(
+        f"verifier returned {type(raw).__name__}, not a Verdict, bool, number or mapping: {short_repr(raw, 200)}"
+    )
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, and safe for an int too long for ``repr`` to print.
+
+    A verifier or an option can be ``10**5000``, whose repr raises ValueError (Python refuses to print
+    ints of more than 4,300 digits): the message about a bad value must not itself crash.
+
+    Example:
+        >>> short_repr(10**5000), short_repr("x" * 100, limit=10)
+        ('an integer of about 5001 digits', "'xxxxxx...")
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**100:
+        return f"an integer of about {math.floor(math.log10(abs(value))) + 1} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # a container holding such an int
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_score(score: float) -> float:
     if isinstance(score, float) and math.isnan(score):
         raise InvalidVerdict("verifier returned a NaN score")
     if not 0.0 <= score <= 1.0:
-        raise InvalidVerdict(f"verifier returned a score outside [0, 1]: {score!r}")
+        raise InvalidVerdict(f"verifier returned a score outside [0, 1]: {short_repr(score)}")
     return float(score)
 
 

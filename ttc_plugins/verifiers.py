@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
@@ -25,7 +26,7 @@ from pydantic import BaseModel
 
 from ttc_plugins.answers import extract_answer
 from ttc_plugins.prompts import JUDGE_SCALE
-from ttc_plugins.results import InvalidVerdict, Verdict, parse_verdict
+from ttc_plugins.results import InvalidVerdict, Verdict, parse_verdict, short_repr
 from ttc_plugins.strategies.candidates import output_text
 
 __all__ = ["Verifier", "first_verdict_object", "parse_judge_reply", "programmatic", "question_text"]
@@ -85,17 +86,19 @@ def _scaled(score: Any, scale: float, reply: Any) -> float:
         try:
             score = float(score.strip())
         except ValueError:
-            raise InvalidVerdict(f"judge gave a non-numeric score {score!r} in {reply!r}") from None
+            raise InvalidVerdict(
+                f"judge gave a non-numeric score {short_repr(score)} in {short_repr(reply, 200)}"
+            ) from None
     if isinstance(score, bool) or not isinstance(score, int | float):
-        raise InvalidVerdict(f"judge gave a non-numeric score {score!r} in {reply!r}")
+        raise InvalidVerdict(f"judge gave a non-numeric score {short_repr(score)} in {short_repr(reply, 200)}")
     if not 0 <= score <= scale:
-        raise InvalidVerdict(f"judge gave a score outside 0-{scale:g}: {score!r}")
+        raise InvalidVerdict(f"judge gave a score outside 0-{scale:g}: {short_repr(score)}")
     return float(score) / scale
 
 
 def _from_mapping(reply: Mapping[str, Any], scale: float) -> Verdict:
     if "score" not in reply:
-        raise InvalidVerdict(f"judge reply has no score: {dict(reply)!r}")
+        raise InvalidVerdict(f"judge reply has no score: {short_repr(dict(reply), 200)}")
     is_correct = reply.get("is_correct")
     critique = reply.get("critique") or ""
     return Verdict(
@@ -112,7 +115,7 @@ def _scored_objects(text: str) -> Iterator[dict[str, Any]]:
     while start != -1:
         try:
             value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
+        except ValueError:  # broken JSON, or an int too long for Python to read (10**5000): not a verdict
             value, end = None, start + 1
         if isinstance(value, dict) and "score" in value:
             yield value  # and carry on after it: what it holds (a quoted score) is part of it
@@ -174,7 +177,7 @@ def parse_judge_reply(reply: Any, *, scale: float = JUDGE_SCALE) -> Verdict:
     if match is None:
         raise InvalidVerdict(f"judge reply has no score: {text[:200]!r}")
     out_of = float(match.group(2)) if match.group(2) else scale
-    if out_of <= 0:
+    if not 0 < out_of < math.inf:
         raise InvalidVerdict(f"judge reply has a score out of {out_of:g}: {text[:200]!r}")
     return Verdict(score=_scaled(float(match.group(1)), out_of, text), critique=text.strip()[:500])
 

@@ -4,6 +4,7 @@ import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
 
+from tests.budgets import budget_with_calls_left
 from tests.dspy.fakes import GradingEngine, UsageEngine, usage_lm
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, Verdict, budget_scope
 from ttc_plugins.dspy import BestOfN
@@ -290,7 +291,7 @@ def test_a_judge_signature_the_strategy_cannot_fill_is_rejected():
 def test_the_budget_stops_generation_and_the_best_affordable_sample_wins():
     lm = _replies("1", "2", "3")
     dspy.configure(lm=lm)
-    budget = Budget(max_calls=2)
+    budget = budget_with_calls_left(5, 2)
     program = BestOfN("question -> answer", n=5, verifier=_scores_by_answer({"1": 0.3, "2": 0.6}), num_threads=1)
     with budget_scope(budget):
         result = program(question="q").ttc_result
@@ -338,7 +339,7 @@ def test_a_budget_that_cannot_pay_for_any_judgement_raises_budget_exceeded():
     dspy.configure(lm=_replies("7", "7"))
     program = BestOfN("question -> answer", n=2, verifier="llm", num_threads=1)
     program.judge.lm = _verdicts((8, True, "ok"))
-    with budget_scope(Budget(max_calls=1)), pytest.raises(BudgetExceeded, match="max_calls=1"):
+    with budget_scope(budget_with_calls_left(2, 1)), pytest.raises(BudgetExceeded, match="max_calls=2"):
         program(question="q")
     assert program.judge.lm.history == []
 

@@ -183,7 +183,7 @@ def test_only_the_steps_that_made_the_winner_reach_the_callers_trace():
 
 @pytest.mark.parametrize("width", ["drafts", "feedbacks", "edits", "num_threads"])
 def test_widths_must_be_positive(width):
-    with pytest.raises(ValueError, match=f"{width} must be an integer of at least 1"):
+    with pytest.raises(ValueError, match=f"{width} must be a positive integer"):
         FeedbackEdit("task -> answer", judge=by_length, **{width: 0})
 
 

@@ -2,6 +2,7 @@ import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
 
+from tests.budgets import budget_with_calls_left
 from tests.dspy.fakes import UsageEngine, usage_lm
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, budget_scope
 from ttc_plugins.dspy import SelfConsistency
@@ -142,22 +143,22 @@ def test_when_every_sample_fails_the_first_failure_is_in_the_error():
 def test_the_budget_stops_sampling_and_the_vote_uses_what_was_affordable():
     lm = _replies("5", "6", "5", "6", "6")
     dspy.configure(lm=lm)
-    budget = Budget(max_calls=3)
+    budget = budget_with_calls_left(8, 3)
     with budget_scope(budget):
         result = SelfConsistency("question -> answer", n=8, num_threads=1)(question="q").ttc_result
     assert len(lm.history) == 3
     assert (result.stop_reason, result.answer) == ("budget", "5")
     assert [c.budget_refused for c in result.candidates] == [False] * 3 + [True] * 5
-    assert budget.spent.calls == result.spend.calls == 3
+    assert (budget.spent.calls, result.spend.calls) == (8, 3)
 
 
 def test_the_budget_holds_when_the_samples_run_in_parallel():
     engine = UsageEngine(reasoning="r")
     dspy.configure(lm=usage_lm(engine))
-    budget = Budget(max_calls=3)
+    budget = budget_with_calls_left(8, 3)
     with budget_scope(budget):
         result = SelfConsistency("question -> answer", n=8, num_threads=8)(question="q").ttc_result
-    assert engine.calls == budget.spent.calls == 3
+    assert (engine.calls, budget.spent.calls) == (3, 8)
     assert (result.stop_reason, sum(c.budget_refused for c in result.candidates)) == ("budget", 5)
 
 
@@ -219,10 +220,10 @@ async def test_aforward_gives_the_same_result():
 
 async def test_aforward_obeys_the_budget():
     engine = UsageEngine(reasoning="r")
-    budget = Budget(max_calls=3)
+    budget = budget_with_calls_left(8, 3)
     with dspy.context(lm=usage_lm(engine)), budget_scope(budget):  # configure() belongs to the first task only
         result = (await SelfConsistency("question -> answer", n=8).acall(question="q")).ttc_result
-    assert engine.calls == budget.spent.calls == 3
+    assert (engine.calls, budget.spent.calls) == (3, 8)
     assert (result.stop_reason, sum(c.budget_refused for c in result.candidates)) == ("budget", 5)
 
 

@@ -96,9 +96,10 @@ def test_an_llm_judge_sees_the_question_and_each_candidate_and_is_charged_as_ver
 
 def test_the_budget_stops_generation_and_the_best_affordable_sample_wins():
     model = ScriptedChatModel(replies=["Answer: 1", "Answer: 2", "Answer: 3"])
-    budget = Budget(max_calls=2)
+    budget = Budget(max_calls=5)
     verifier = _scores_by_answer({"1": 0.3, "2": 0.6})
     with budget_scope(budget):
+        ScriptedChatModel(replies=["earlier work"]).batch(["q"] * 3)  # a shared budget: 2 calls are left
         result = best_of_n(model, verifier=verifier, n=5, use_provider_n=False).with_result().invoke("q", SERIAL)
     assert (result.stop_reason, result.answer, model.calls) == ("budget", "2", 2)
 

@@ -75,14 +75,16 @@ def test_each_candidate_gets_its_own_samples_tokens_even_from_a_text_chain():
 
 def test_the_budget_stops_sampling_and_the_vote_uses_what_was_affordable():
     model = _model(["Answer: 5", "Answer: 6", "Answer: 5"])
-    budget = Budget(max_calls=3)
+    budget = Budget(max_calls=8)
     with budget_scope(budget):
+        _model(["earlier work"]).invoke("q")  # a shared budget: 7 calls are left of its 8
+        _model(["earlier work"]).batch(["q"] * 4)  # ... then 3
         result = self_consistency(model, n=8, use_provider_n=False).with_result().invoke("q", {"max_concurrency": 1})
     assert model.calls == 3
     assert result.stop_reason == "budget"
     assert result.answer == "5"
     assert [c.budget_refused for c in result.candidates] == [False] * 3 + [True] * 5
-    assert budget.spent.calls == result.spend.calls == 3
+    assert (budget.spent.calls, result.spend.calls) == (8, 3)
 
 
 def test_a_budget_too_small_for_one_sample_raises_naming_the_limit():

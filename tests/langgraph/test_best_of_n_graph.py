@@ -8,6 +8,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
+from tests.budgets import budget_with_calls_left
 from tests.injections import CLOSING_TAGS, INJECTED_ORDER, QUOTED_SCORE_REPLY, as_read, closing_tags, injected_answer
 from tests.langchain.fakes import FencedJudgeModel, ScriptedChatModel
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, Verdict, budget_scope
@@ -210,12 +211,12 @@ def test_a_verifier_runnable_of_ones_own_is_given_question_and_candidate_and_cha
 def test_the_budget_stops_generation_and_the_best_affordable_sample_wins():
     model = _model(["Answer: 1", "Answer: 2", "Answer: 3"])
     verifier = ScoresByAnswer({"1": 0.3, "2": 0.6})
-    budget = Budget(max_calls=2)
+    budget = budget_with_calls_left(5, 2)
     with budget_scope(budget):
         result = _solve(create_best_of_n_graph(model, verifier, n=5), config=ONE_AT_A_TIME)["result"]
     assert (result.stop_reason, result.answer, model.calls, verifier.calls) == ("budget", "2", 2, 2)
     assert [c.budget_refused for c in result.candidates] == [False] * 2 + [True] * 3
-    assert budget.spent.calls == result.spend.calls == 2
+    assert (budget.spent.calls, result.spend.calls) == (5, 2)
 
 
 def test_a_judgement_the_budget_cannot_pay_for_stops_the_run():
@@ -279,12 +280,12 @@ def test_it_gives_the_same_candidates_scores_and_result_as_the_langchain_wrapper
 
 def test_a_budget_in_the_runtime_context_is_charged_without_a_scope():
     model = _model(["Answer: 5", "Answer: 6", "Answer: 5"])
-    budget = Budget(max_calls=2)
+    budget = budget_with_calls_left(5, 2)
     graph = create_best_of_n_graph(model, ScoresByAnswer({"5": 0.5, "6": 0.7}), n=5)
     result = _solve(graph, config=ONE_AT_A_TIME, context=TTCContext(budget=budget))["result"]
     assert (result.answer, result.stop_reason) == ("6", "budget")
-    assert budget.spent.calls == result.spend.calls == model.calls == 2
-    with pytest.raises(BudgetExceeded, match="max_calls=2"):
+    assert (budget.spent.calls, result.spend.calls, model.calls) == (5, 2, 2)
+    with pytest.raises(BudgetExceeded, match="max_calls=5"):
         _solve(graph, context={"budget": budget})  # nothing is left
     assert model.calls == 2
 

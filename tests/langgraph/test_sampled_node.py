@@ -8,6 +8,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 
+from tests.budgets import budget_with_calls_left
 from tests.langchain.fakes import ScriptedChatModel
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, budget_scope
 from ttc_plugins.langgraph import TTCContext, TTCResultField, sampled_node
@@ -81,7 +82,7 @@ def test_exactly_n_runs_are_made_in_parallel_under_the_callers_scope():
 
 def test_the_budget_stops_the_runs_and_the_affordable_ones_vote():
     model = ScriptedChatModel(replies=["Answer: 5", "Answer: 6", "Answer: 5"])
-    budget = Budget(max_calls=3)
+    budget = budget_with_calls_left(8, 3)
     with budget_scope(budget):
         result = _graph(sampled_node(_model_node(model), n=8)).invoke({"question": "q"}, ONE_AT_A_TIME)["ttc_result"]
     assert model.calls == 3
@@ -103,12 +104,12 @@ def test_a_node_taking_config_and_runtime_gets_them_and_the_context_budget_is_ch
         seen.append((config["metadata"].get("user"), runtime.context.budget.name))
         return {"answer": model.invoke(state["question"], config).content}
 
-    budget = Budget(max_calls=2, name="team")
+    budget = budget_with_calls_left(4, 2, name="team")
     graph = _graph(sampled_node(solve, n=4))
     result = graph.invoke({"question": "q"}, {"metadata": {"user": "ada"}}, context=TTCContext(budget=budget))
     assert seen == [("ada", "team")] * 4  # two runs were made; the budget refused the other two
     assert result["ttc_result"].stop_reason == "budget"
-    assert budget.spent.calls == result["ttc_result"].spend.calls == model.calls == 2
+    assert (budget.spent.calls, result["ttc_result"].spend.calls, model.calls) == (4, 2, 2)
 
 
 def test_failing_runs_and_updates_without_the_answer_are_kept_as_failures():

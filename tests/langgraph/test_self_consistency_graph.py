@@ -8,6 +8,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
+from tests.budgets import budget_with_calls_left
 from tests.langchain.fakes import ScriptedChatModel
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, budget_scope
 from ttc_plugins.langchain import self_consistency
@@ -100,13 +101,13 @@ def test_when_every_sample_fails_the_graph_raises_with_the_first_failure():
 
 def test_the_budget_stops_sampling_and_the_vote_uses_what_was_affordable():
     model = _model(["Answer: 5", "Answer: 6", "Answer: 5"])
-    budget = Budget(max_calls=3)
+    budget = budget_with_calls_left(8, 3)
     with budget_scope(budget):
         result = _solve(create_self_consistency_graph(model, n=8), config=ONE_AT_A_TIME)["result"]
     assert model.calls == 3
     assert (result.answer, result.stop_reason) == ("5", "budget")
     assert [c.budget_refused for c in result.candidates] == [False] * 3 + [True] * 5
-    assert budget.spent.calls == result.spend.calls == 3
+    assert (budget.spent.calls, result.spend.calls) == (8, 3)
 
 
 def test_a_budget_too_small_for_one_sample_raises_naming_the_limit():
@@ -131,13 +132,13 @@ def test_calls_in_send_branches_are_charged_to_the_callers_scope_and_each_run_re
 
 def test_a_budget_in_the_runtime_context_is_charged_without_a_scope():
     model = _model(["Answer: 5", "Answer: 6", "Answer: 5"])
-    budget = Budget(max_calls=2)
+    budget = budget_with_calls_left(5, 2)
     graph = create_self_consistency_graph(model, n=5)
     result = _solve(graph, config=ONE_AT_A_TIME, context=TTCContext(budget=budget))["result"]
     assert model.calls == 2
     assert result.stop_reason == "budget"
-    assert budget.spent.calls == result.spend.calls == 2
-    with pytest.raises(BudgetExceeded, match="max_calls=2"):
+    assert (budget.spent.calls, result.spend.calls) == (5, 2)
+    with pytest.raises(BudgetExceeded, match="max_calls=5"):
         _solve(graph, context={"budget": budget})  # a dict context becomes a TTCContext; nothing is left
     assert model.calls == 2
 
@@ -248,12 +249,12 @@ def test_a_parent_result_field_survives_the_parents_checkpointer():
 
 
 def test_a_subgraph_in_a_parent_is_charged_to_the_budget_in_the_parents_context():
-    budget = Budget(max_calls=2)
+    budget = budget_with_calls_left(4, 2)
     model = _model(["Answer: 1"])
     parent = _parent(create_self_consistency_graph(model, n=4), None)
     out = parent.invoke({"question": "q"}, ONE_AT_A_TIME, context=TTCContext(budget=budget))
     assert out["result"].stop_reason == "budget"
-    assert budget.spent.calls == model.calls == 2
+    assert (budget.spent.calls, model.calls) == (4, 2)
 
 
 def test_an_interrupt_in_a_sample_pauses_the_graph_and_on_resume_the_finished_samples_come_back_intact():

@@ -30,6 +30,7 @@ from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.candidates import make_candidates
+from ttc_plugins.strategies.options import check_count, check_temperature
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 
 
@@ -115,17 +116,13 @@ class SamplingModule(dspy.Module):
         super().__init__()
         signature = ensure_signature(signature)
         answer_field = answer_field_of(signature, answer_field)
-        if num_threads is not None and (
-            isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
-        ):
-            raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
         self.generate = dspy.ChainOfThought(signature) if chain_of_thought else dspy.Predict(signature)
         self.n = n
         self.wave_size = wave_size
         self.answer_field = answer_field
         self.same = same
-        self.temperature = temperature
-        self.num_threads = num_threads
+        self.temperature = check_temperature(temperature)
+        self.num_threads = check_count(num_threads, name="num_threads", optional=True)
 
     # ---- what subclasses define
 
@@ -224,6 +221,7 @@ class SamplingModule(dspy.Module):
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
         plan, candidates, samples = self._plan(), [], []
+        plan.check_fits()  # against the caller's budget, before any call
         with strategy_run_scope(self.run_name) as run_budget, self._thread_pool() as pool:
             while wave := plan.next_wave(candidates):
                 futures = [
@@ -237,6 +235,7 @@ class SamplingModule(dspy.Module):
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
         plan, candidates, samples = self._plan(), [], []
+        plan.check_fits()
         with strategy_run_scope(self.run_name) as run_budget:
             while wave := plan.next_wave(candidates):
                 fresh = self._new_samples(run_budget, inputs, len(samples), wave)

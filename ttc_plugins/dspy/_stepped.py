@@ -43,20 +43,12 @@ __all__ = [
     "arun_in_scope",
     "arun_steps",
     "judged",
-    "positive_int",
     "prediction_of",
     "run_in_scope",
     "run_steps",
     "scorer_parts",
     "version_of",
 ]
-
-
-def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """``value`` if it is an integer of at least ``minimum``, else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
-    return value
 
 
 def answer_of(prediction: dspy.Prediction, answer_field: str) -> str | None:

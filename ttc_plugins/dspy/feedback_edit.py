@@ -43,7 +43,6 @@ from ttc_plugins.dspy._stepped import (
     StepRun,
     arun_in_scope,
     judged,
-    positive_int,
     prediction_of,
     run_in_scope,
     scorer_parts,
@@ -51,6 +50,7 @@ from ttc_plugins.dspy._stepped import (
 )
 from ttc_plugins.results import Candidate, StopReason, TTCEvent
 from ttc_plugins.strategies.candidates import scored_result
+from ttc_plugins.strategies.options import check_count, check_feedback_edit_widths, check_temperature
 
 __all__ = ["FeedbackEdit"]
 
@@ -104,16 +104,14 @@ class FeedbackEdit(dspy.Module):
         super().__init__()
         signature = ensure_signature(signature)
         answer_field = answer_field_of(signature, answer_field)
-        self.drafts, self.feedbacks, self.edits = (
-            positive_int("drafts", drafts), positive_int("feedbacks", feedbacks), positive_int("edits", edits)
-        )  # fmt: skip
-        self.num_threads = None if num_threads is None else positive_int("num_threads", num_threads)
+        self.drafts, self.feedbacks, self.edits = check_feedback_edit_widths(drafts, feedbacks, edits)
+        self.num_threads = check_count(num_threads, name="num_threads", optional=True)
+        self.temperature = check_temperature(temperature)
         self.draft = dspy.ChainOfThought(signature)
         self.feedback = dspy.Predict(feedback_signature(signature))
         self.edit = dspy.Predict(editor_signature(signature))
         self.judge, self.scorer, self.rubric = scorer_parts(judge, rubric)
         self.answer_field = answer_field
-        self.temperature = temperature
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
         return prediction_of(

@@ -61,6 +61,7 @@ from ttc_plugins.dspy._stepped import (
 )
 from ttc_plugins.prompts import critic_is_satisfied
 from ttc_plugins.results import Candidate, TTCEvent
+from ttc_plugins.strategies.options import check_temperature
 from ttc_plugins.strategies.refine import AcceptRule, RefineRules, RefineTracker
 
 __all__ = ["Refine"]
@@ -128,7 +129,7 @@ class Refine(dspy.Module):
         self.judge, self.scorer, self.rubric = scorer_parts(scorer, rubric)
         self.answer_field = answer_field
         self.satisfied = satisfied
-        self.temperature = temperature
+        self.temperature = check_temperature(temperature)
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
         return prediction_of(run_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature))

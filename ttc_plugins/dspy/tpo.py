@@ -50,7 +50,6 @@ from ttc_plugins.dspy._stepped import (
     StepRun,
     arun_in_scope,
     judged,
-    positive_int,
     prediction_of,
     run_in_scope,
     scorer_parts,
@@ -58,6 +57,7 @@ from ttc_plugins.dspy._stepped import (
 )
 from ttc_plugins.results import Candidate, StopReason, TTCEvent, TTCResult
 from ttc_plugins.strategies.candidates import scored_result
+from ttc_plugins.strategies.options import check_count, check_sample_count, check_samples_fit, check_temperature
 from ttc_plugins.strategies.refine import preference_pair
 
 __all__ = ["TPO"]
@@ -116,16 +116,16 @@ class TPO(dspy.Module):
         super().__init__()
         signature = ensure_signature(signature)
         answer_field = answer_field_of(signature, answer_field)
-        self.samples = positive_int("samples", samples, minimum=2)
-        self.rounds = positive_int("rounds", rounds, minimum=0)
-        self.num_threads = None if num_threads is None else positive_int("num_threads", num_threads)
+        self.samples = check_sample_count(samples, name="samples", minimum=2)  # a chosen and a rejected response
+        self.rounds = check_count(rounds, name="rounds", minimum=0)
+        self.num_threads = check_count(num_threads, name="num_threads", optional=True)
+        self.temperature = check_temperature(temperature)
         self.generate = dspy.ChainOfThought(signature)
         self.loss = dspy.Predict(loss_signature(signature))
         self.gradient = dspy.Predict(gradient_signature(signature))
         self.update = dspy.Predict(update_signature(signature))
         self.judge, self.scorer, self.rubric = scorer_parts(scorer, rubric)
         self.answer_field = answer_field
-        self.temperature = temperature
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
         return self._finish(
@@ -150,6 +150,7 @@ class TPO(dspy.Module):
         return [judged(c, scored_by[c.index].outcome, step="scoring") if c.ok else c for c in fresh]
 
     def _loop(self, run: StepRun) -> StepLoop:
+        check_samples_fit(self.samples, run.budget, name="samples")  # before the first call
         scored_by: dict[int, Call] = {}
         drafted = yield run.ask("generator", self.generate, [run.inputs] * self.samples, sampled=True)
         made_by: dict[int, list[Call]] = {index: [call] for index, call in enumerate(drafted)}

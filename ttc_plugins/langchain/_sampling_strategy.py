@@ -75,6 +75,7 @@ class SamplingStrategy(RunnableSerializable[Any, Any]):
     def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         plan, candidates = self._plan(), []
+        plan.check_fits()  # against the caller's budget, before any call
         with strategy_run_scope(self.get_name()) as run_budget:
             while wave := plan.next_wave(candidates):
                 outputs = sample(self.runnable, input, wave, child, self._provider_n)
@@ -85,6 +86,7 @@ class SamplingStrategy(RunnableSerializable[Any, Any]):
     async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         plan, candidates = self._plan(), []
+        plan.check_fits()
         with strategy_run_scope(self.get_name()) as run_budget:
             while wave := plan.next_wave(candidates):
                 outputs = await asample(self.runnable, input, wave, child, self._provider_n)

@@ -23,6 +23,7 @@ from ttc_plugins.answers import AnswerMatcher, same_answer
 from ttc_plugins.budget import strategy_run_scope
 from ttc_plugins.results import TTCEvent, TTCResult
 from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, voted_result
+from ttc_plugins.strategies.options import check_sample_count, check_samples_fit
 
 __all__ = ["Ensemble", "ensemble"]
 
@@ -67,6 +68,7 @@ class Ensemble(RunnableSerializable[Any, Any]):
 
     def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
+        check_samples_fit(len(self.runnables), name="len(runnables)")  # every member is asked once
         with strategy_run_scope(self.get_name()) as run_budget, get_executor_for_config(child) as pool:
             # The executor honours max_concurrency and carries the context (budget, role) into its threads.
             outputs = list(pool.map(lambda r: _attempt(r, input, child), self.runnables))
@@ -74,6 +76,7 @@ class Ensemble(RunnableSerializable[Any, Any]):
 
     async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
+        check_samples_fit(len(self.runnables), name="len(runnables)")
         limit = asyncio.Semaphore(config.get("max_concurrency") or len(self.runnables))
 
         async def bounded(runnable: Runnable[Any, Any]) -> Any:
@@ -104,9 +107,10 @@ def ensemble(
     others vote. The result's events name each member, in order.
 
     Raises:
-        ValueError: fewer than one runnable.
+        ValueError: no runnable, more than 1,000, or (when called) more than the budget's ``max_calls``.
         AllCandidatesFailed: every model failed (with the first failure).
     """
     if not runnables:
         raise ValueError("ensemble needs at least one runnable")
+    check_sample_count(len(runnables), name="len(runnables)")
     return Ensemble(runnables=list(runnables), extract=extract, same=same, return_result=return_result)

@@ -35,14 +35,9 @@ from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_ru
 from ttc_plugins.prompts import EDITOR_USER, FEEDBACK_USER
 from ttc_plugins.results import Candidate, StopReason, TTCEvent
 from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text, scored_result
+from ttc_plugins.strategies.options import check_feedback_edit_widths
 
 __all__ = ["FeedbackEdit", "feedback_edit"]
-
-
-def _width(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class FeedbackEdit(SteppedStrategy):
@@ -135,11 +130,10 @@ def feedback_edit(
         return_result: return the full TTCResult rather than the best version's output.
 
     Raises:
-        ValueError: a width is not a positive integer.
+        ValueError: a width is not a positive integer, or the widths make more than 1,000 versions.
         AllCandidatesFailed: no version could be drafted and judged (with the first failure).
     """
-    for name, value in (("drafts", drafts), ("feedbacks", feedbacks), ("edits", edits)):
-        _width(name, value)
+    check_feedback_edit_widths(drafts, feedbacks, edits)
     return FeedbackEdit(
         drafter=drafter,
         feedback_model=role_runnable(

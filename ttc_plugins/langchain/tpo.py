@@ -39,6 +39,7 @@ from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_ru
 from ttc_plugins.prompts import TPO_GRADIENT_USER, TPO_LOSS_USER, TPO_UPDATE_USER
 from ttc_plugins.results import Candidate, TTCEvent, TTCResult
 from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text, scored_result
+from ttc_plugins.strategies.options import check_count, check_sample_count, check_samples_fit
 from ttc_plugins.strategies.refine import preference_pair
 
 __all__ = ["TPO", "round_best_scores", "tpo"]
@@ -77,6 +78,7 @@ class TPO(SteppedStrategy):
         return TTCEvent(kind="round_best", data={"round": round_number, "best_score": max(scores) if scores else None})
 
     def _loop(self, input: Any) -> StrategyLoop:
+        check_samples_fit(self.samples, name="samples")  # before the first call: each round draws them all
         question = self.question(input)
         drafted = yield ("generator", self.runnable, [input] * self.samples)
         pool = yield from self._scored(question, make_candidates(drafted, start=0, extract=self.extract))
@@ -152,10 +154,8 @@ def tpo(
             or no chat model to default a textual step to.
         AllCandidatesFailed: no response could be generated and scored.
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-        raise ValueError(f"samples must be an integer of at least 2 (chosen and rejected), got {samples!r}")
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
-        raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
+    check_sample_count(samples, name="samples", minimum=2)  # a chosen and a rejected response
+    check_count(rounds, name="rounds", minimum=0)
     steps = {"strategy": "tpo", "fallback": runnable}
     return TPO(
         runnable=runnable,

@@ -112,8 +112,10 @@ class SamplingLoop:
         # previous run's state, and its candidates must not pile up into this run's selection.
         if self.input_key not in state:
             raise ValueError(f"{self.name}: the state has no {self.input_key!r} to sample answers for")
+        budget = budget_for_run(runtime.context)
+        self.make_plan().check_fits(budget)  # an n the budget can never admit fails before any call
         run_id = uuid4().hex
-        self._run_budgets.open(run_id, budget_for_run(runtime.context))
+        self._run_budgets.open(run_id, budget)
         return {"candidates": Overwrite([]), "result": None, self.output_key: None, RUN_ID: run_id, STOP_REASON: None}
 
     def plan(self, state: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from ttc_plugins.strategies.candidates import (
     output_text,
     scored_result,
 )
+from ttc_plugins.strategies.options import check_feedback_edit_widths
 from ttc_plugins.verifiers import question_text
 
 __all__ = ["create_feedback_edit_graph"]
@@ -64,12 +65,6 @@ __all__ = ["create_feedback_edit_graph"]
 # feedback asked ({"draft", "slot", "feedback", "error", "refused"}); JUDGED the judged versions.
 STAGE, FEEDBACK, JUDGED = "ttc_stage", "ttc_feedback", "ttc_judged"
 _RESERVED_KEYS = frozenset({"candidates", "result", RUN_ID, STAGE, FEEDBACK, JUDGED})
-
-
-def _width(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _schemas(input_key: str, output_key: str) -> tuple[type, type, type]:
@@ -144,12 +139,11 @@ def create_feedback_edit_graph(
         and ``result`` (a :class:`~ttc_plugins.TTCResult`); add it to a parent with ``parent.add_node``.
 
     Raises:
-        ValueError: a width is not a positive integer, a bad key name, or no feedback or edit model
-            (when the graph is built); no input (when it runs).
+        ValueError: a width is not a positive integer, widths making more than 1,000 versions, a bad
+            key name, or no feedback or edit model (when the graph is built); no input (when it runs).
         AllCandidatesFailed: no version could be drafted and judged (when the graph runs).
     """
-    for width_name, value in (("drafts", drafts), ("feedbacks", feedbacks), ("edits", edits)):
-        _width(width_name, value)
+    check_feedback_edit_widths(drafts, feedbacks, edits)
     check_io_keys(input_key, output_key, reserved=_RESERVED_KEYS)
     drafting = as_generator(drafter)
     strategy = "create_feedback_edit_graph"

@@ -33,7 +33,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
 from ttc_plugins.answers import AnswerMatcher, extract_answer, same_answer
-from ttc_plugins.langgraph.context import strategy_run_budget
+from ttc_plugins.langgraph.context import budget_for_run, strategy_run_budget
 from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text, voted_result
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
@@ -162,6 +162,7 @@ def sampled_node(
 
     def sampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
         runs, plan, candidates = one_run(runtime), SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same), []
+        plan.check_fits(budget_for_run(runtime.context))  # before any call
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
             while wave := plan.next_wave(candidates):
                 outputs = runs.batch([state] * wave, config, return_exceptions=True)
@@ -171,6 +172,7 @@ def sampled_node(
 
     async def asampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
         runs, plan, candidates = one_run(runtime), SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same), []
+        plan.check_fits(budget_for_run(runtime.context))
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
             while wave := plan.next_wave(candidates):
                 outputs = await runs.abatch([state] * wave, config, return_exceptions=True)

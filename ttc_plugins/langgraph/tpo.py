@@ -57,6 +57,7 @@ from ttc_plugins.strategies.candidates import (
     output_text,
     scored_result,
 )
+from ttc_plugins.strategies.options import check_count, check_sample_count, check_samples_fit
 from ttc_plugins.strategies.refine import preference_pair
 from ttc_plugins.verifiers import question_text
 
@@ -165,10 +166,8 @@ def create_tpo_graph(
             default a textual step to (when the graph is built); no input (when it runs).
         AllCandidatesFailed: no response could be generated and scored (when the graph runs).
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-        raise ValueError(f"samples must be an integer of at least 2 (chosen and rejected), got {samples!r}")
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
-        raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
+    check_sample_count(samples, name="samples", minimum=2)  # a chosen and a rejected response
+    check_count(rounds, name="rounds", minimum=0)
     check_io_keys(input_key, output_key, reserved=_RESERVED_KEYS)
     generator = as_generator(generate)
     steps = {"strategy": "create_tpo_graph", "fallback": generator}
@@ -186,8 +185,10 @@ def create_tpo_graph(
     def start(state: dict[str, Any], runtime: Runtime[TTCContext]) -> dict[str, Any]:
         if input_key not in state:
             raise ValueError(f"{name}: the state has no {input_key!r} to answer")
+        budget = budget_for_run(runtime.context)
+        check_samples_fit(samples, budget, name="samples")  # before the first call: each round draws them all
         run_id = uuid4().hex
-        run_budgets.open(run_id, budget_for_run(runtime.context))
+        run_budgets.open(run_id, budget)
         # Overwrite bypasses the reducers: a thread reused with a checkpointer keeps the previous
         # run's state, whose responses and events must not pile up into this run's.
         return {

@@ -44,15 +44,40 @@ __all__ = [
 AnswerExtractor = Callable[[Any], "str | None"]
 
 
+def _message_text(item: Any) -> str | None:
+    """The text of ``item`` if it is a chat message (an object with ``content``, a role/content mapping
+    or a ``(role, text)`` pair), else None."""
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], str):
+        return item[1]
+    if isinstance(item, Mapping):
+        return output_text(item) if "role" in item and "content" in item else None
+    content = getattr(item, "content", None)
+    return output_text(item) if isinstance(content, str | list) else None
+
+
 def output_text(output: Any) -> str:
     """The text of a sample's output: a string, a chat message's content, or a mapping's text field.
 
+    A list (or tuple) is read as text too, never as its Python repr (which would put ``4']`` to the
+    vote): a list of chat messages, a conversation, is its last message's text; any other list is its
+    items' texts, one per line, as a model's multi-part content is read. A mapping with no text field
+    but a ``messages`` list (a LangGraph ``MessagesState``) is its last message's text.
+
     Example:
-        >>> output_text({"answer": "42"}), output_text(["a", "b"])
-        ('42', "['a', 'b']")
+        >>> output_text({"answer": "42"}), output_text(["Answer: 4"]), output_text(["a", "b"])
+        ('42', 'Answer: 4', 'a\\nb')
+        >>> output_text([("user", "What is 2 + 2?"), ("ai", "Answer: 4")])
+        'Answer: 4'
     """
     if isinstance(output, str):
         return output
+    if isinstance(output, list | tuple):
+        if not output:
+            return ""
+        last = _message_text(output[-1])
+        if last is not None and all(_message_text(item) is not None for item in output):
+            return last
+        return "\n".join(output_text(item) for item in output)
     content = getattr(output, "content", None)  # LangChain messages
     if isinstance(content, str):
         return content
@@ -69,6 +94,8 @@ def output_text(output: Any) -> str:
         texts = [value for value in output.values() if isinstance(value, str)]
         if texts:
             return texts[-1]
+        if isinstance(output.get("messages"), list):
+            return output_text(output["messages"])
     return str(output)
 
 

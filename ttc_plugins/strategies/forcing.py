@@ -33,6 +33,7 @@ from typing import Literal
 
 from ttc_plugins.prompts import FORCING_FINAL_ANSWER, FORCING_WAIT
 from ttc_plugins.results import TTCEvent
+from ttc_plugins.strategies.options import check_count
 from ttc_plugins.tokens import count_tokens
 
 __all__ = ["ForcingRules", "NextStep", "ThinkingController", "ThinkingEnd", "cut_to_tokens"]
@@ -43,10 +44,6 @@ ThinkingEnd = Literal["cap", "length", "model_stopped", "waits_used"]
 with at least ``min_thinking_tokens`` (or no minimum); it stopped short but every Wait was used."""
 
 TokenCounter = Callable[[str], int]
-
-
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -74,14 +71,10 @@ class ForcingRules:
     final_answer: str = FORCING_FINAL_ANSWER
 
     def __post_init__(self) -> None:
-        for field in ("min_thinking_tokens", "max_waits"):
-            value = getattr(self, field)
-            if not _is_count(value) or value < 0:
-                raise ValueError(f"{field} must be a non-negative integer, got {value!r}")
+        check_count(self.min_thinking_tokens, name="min_thinking_tokens", minimum=0, maximum=None)
+        check_count(self.max_waits, name="max_waits", minimum=0)
         for field in ("max_thinking_tokens", "max_answer_tokens"):
-            value = getattr(self, field)
-            if value is not None and (not _is_count(value) or value < 1):
-                raise ValueError(f"{field} must be a positive integer or None, got {value!r}")
+            check_count(getattr(self, field), name=field, maximum=None, optional=True)
         if self.max_thinking_tokens is not None and self.min_thinking_tokens > self.max_thinking_tokens:
             raise ValueError(
                 f"min_thinking_tokens ({self.min_thinking_tokens}) cannot exceed "

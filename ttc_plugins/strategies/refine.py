@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ttc_plugins.results import Candidate, StopReason, TTCEvent, TTCResult
+from ttc_plugins.strategies.options import check_count, check_threshold
 
 __all__ = ["AcceptRule", "RefineRules", "RefineTracker", "preference_pair"]
 
@@ -67,14 +68,11 @@ class RefineRules:
     threshold: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_rounds, bool) or not isinstance(self.max_rounds, int) or self.max_rounds < 0:
-            raise ValueError(f"max_rounds must be a non-negative integer, got {self.max_rounds!r}")
+        check_count(self.max_rounds, name="max_rounds", minimum=0)
         if self.accept not in ("not_lower", "higher"):
             raise ValueError(f"accept must be 'not_lower' or 'higher', got {self.accept!r}")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
-            raise ValueError(f"patience must be a positive integer or None, got {self.patience!r}")
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be a score in [0, 1], got {self.threshold!r}")
+        check_count(self.patience, name="patience", optional=True)
+        check_threshold(self.threshold)
 
 
 class RefineTracker:

@@ -25,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ttc_plugins.answers import AnswerMatcher, group_answers, same_answer
+from ttc_plugins.budget import Budget
 from ttc_plugins.results import Candidate, StopReason
+from ttc_plugins.strategies.options import check_sample_count, check_samples_fit, check_threshold
 from ttc_plugins.strategies.select import AdaptiveStop
 
 __all__ = ["SamplingPlan"]
@@ -41,6 +43,9 @@ class SamplingPlan:
         adaptive: stop once the vote is settled (see :class:`AdaptiveStop`).
         threshold: stop once a candidate's score reaches it (best-of-N "first above threshold").
         same: the answer equivalence used to count votes.
+
+    Raises:
+        ValueError: a bad option (see :mod:`ttc_plugins.strategies.options`).
     """
 
     def __init__(
@@ -52,15 +57,13 @@ class SamplingPlan:
         threshold: float | None = None,
         same: AnswerMatcher = same_answer,
     ) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        if wave_size is not None and (isinstance(wave_size, bool) or not isinstance(wave_size, int) or wave_size < 1):
-            raise ValueError(f"wave_size must be a positive integer, got {wave_size!r}")
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be a score in [0, 1], got {threshold!r}")
-        self.n = n
+        self.n = check_sample_count(n)
+        if wave_size is not None:
+            check_sample_count(wave_size, name="wave_size")
+        if adaptive is not None and not isinstance(adaptive, AdaptiveStop):
+            raise ValueError(f"adaptive must be True, False or an AdaptiveStop, got {adaptive!r}")
         self.adaptive = adaptive
-        self.threshold = threshold
+        self.threshold = check_threshold(threshold)
         self.same = same
         self.wave_size = wave_size or 2
         self.stop_reason: StopReason | None = None
@@ -68,6 +71,14 @@ class SamplingPlan:
     @property
     def stops_early(self) -> bool:
         return self.adaptive is not None or self.threshold is not None
+
+    def check_fits(self, budget: Budget | None = None) -> None:
+        """Refuse, before the first call, an ``n`` the budget's ``max_calls`` can never admit.
+
+        Only a plan that must draw all ``n`` is refused; one that can stop early is not (see
+        :func:`~ttc_plugins.strategies.options.check_samples_fit`). ``budget`` defaults to the current one.
+        """
+        check_samples_fit(self.n, budget, stops_early=self.stops_early)
 
     def next_wave(self, candidates: Sequence[Candidate]) -> int:
         """How many samples to draw next; 0 means stop (and ``stop_reason`` says why)."""

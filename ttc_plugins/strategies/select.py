@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ttc_plugins.answers import AnswerMatcher, group_answers, same_answer
+from ttc_plugins.strategies.options import check_real, check_sample_count
 
 __all__ = [
     "AdaptiveStop",
@@ -162,10 +163,8 @@ class AdaptiveStop:
     def __post_init__(self) -> None:
         if self.rule not in ("unbeatable", "beta"):
             raise ValueError(f"AdaptiveStop.rule must be 'unbeatable' or 'beta', got {self.rule!r}")
-        if not 0.5 < self.confidence < 1.0:
-            raise ValueError(f"AdaptiveStop.confidence must be in (0.5, 1), got {self.confidence!r}")
-        if self.min_samples < 1:
-            raise ValueError(f"AdaptiveStop.min_samples must be at least 1, got {self.min_samples!r}")
+        check_real(self.confidence, name="AdaptiveStop.confidence", low=0.5, high=1.0, low_open=True, high_open=True)
+        check_sample_count(self.min_samples, name="AdaptiveStop.min_samples")
 
     def should_stop(self, group_sizes: Sequence[int], samples: int, n: int) -> bool:
         """Whether sampling can stop, given the answer groups' sizes after ``samples`` of at most ``n``."""
