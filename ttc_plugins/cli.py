@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import time
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
     bench = add_bench_parser(commands)
     args = parser.parse_args(argv)
+    # The library logs its progress ("starting the embedded model ..."); the command line shows it.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.command == "serve":
             return _serve(args.port)

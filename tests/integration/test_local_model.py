@@ -14,7 +14,8 @@ import pytest
 from tests.reservations import record_reservations
 from ttc_plugins import Budget, BudgetExceeded, budget_scope, count_tokens
 from ttc_plugins.dspy import BudgetedLM
-from ttc_plugins.local import LocalModelError, _answers, local_chat_model, local_dspy_lm, local_server
+from ttc_plugins.local import LocalModelError, local_chat_model, local_dspy_lm, local_server
+from ttc_plugins.local._server import _answers
 from ttc_plugins.prompt_overhead import prompt_overheads
 
 pytestmark = pytest.mark.integration
@@ -146,10 +147,10 @@ def test_a_missing_model_file_is_a_clear_error(tmp_path):
 
 
 def test_a_missing_server_install_names_the_extra(monkeypatch):
-    import ttc_plugins.local as local
+    import importlib.util
 
-    real = local.importlib.util.find_spec
-    monkeypatch.setattr(local.importlib.util, "find_spec", lambda name: None if name == "uvicorn" else real(name))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "uvicorn" else real(name))
     with pytest.raises(LocalModelError, match=r"missing: uvicorn.*ttc-plugins\[local\]"), local_server():
         pass
 
