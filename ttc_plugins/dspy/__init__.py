@@ -15,10 +15,11 @@ Example:
     ...     pass  # program(question=...) here is counted, and refused past the limit
 """
 
-from ttc_plugins._extras import prefer_offline, require
+from ttc_plugins._extras import prefer_offline as _prefer_offline
+from ttc_plugins._extras import require as _require
 
-prefer_offline()
-require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
+_prefer_offline()
+_require("dspy", extra="dspy", adapter="ttc_plugins.dspy")
 
 from ttc_plugins.dspy import _scope as _scope  # noqa: E402  (registers the DSPy thread bridge)
 from ttc_plugins.dspy.best_of_n import BestOfN  # noqa: E402

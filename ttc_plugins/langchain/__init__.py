@@ -9,9 +9,9 @@ Example:
     ...     pass  # chain.invoke(...) here is counted, and refused past the limit
 """
 
-from ttc_plugins._extras import require
+from ttc_plugins._extras import require as _require
 
-require("langchain_core", extra="langchain", adapter="ttc_plugins.langchain")
+_require("langchain_core", extra="langchain", adapter="ttc_plugins.langchain")
 
 from ttc_plugins._llm_judge import JudgeReply, llm_judge  # noqa: E402
 from ttc_plugins.langchain.best_of_n import BestOfN, best_of_n  # noqa: E402
