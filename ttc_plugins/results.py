@@ -166,6 +166,10 @@ class Candidate(BaseModel):
     output_tokens: int = 0
     error: str | None = None
     budget_refused: bool = False
+    lineage: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="(step, call) numbers of the calls that made this candidate, where a family records them",
+    )
     _exception: BaseException | None = PrivateAttr(default=None)
 
     @property

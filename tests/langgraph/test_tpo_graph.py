@@ -123,7 +123,12 @@ def test_it_gives_the_same_responses_events_and_stop_as_the_langchain_wrapper():
 
     graph_result = _solve(build(create_tpo_graph))["result"]
     chain_result = build(tpo).with_result().invoke("Describe it.", ONE_AT_A_TIME)
-    assert [c.model_dump() for c in graph_result.candidates] == [c.model_dump() for c in chain_result.candidates]
+    # Lineage is recorded by the core generator, which the LangGraph shell does not run yet (its own
+    # nodes until the generic step graph lands); everything else must agree.
+    unlined = {"lineage"}
+    assert [c.model_dump(exclude=unlined) for c in graph_result.candidates] == [
+        c.model_dump(exclude=unlined) for c in chain_result.candidates
+    ]
     assert graph_result.events == chain_result.events
     assert (graph_result.output, graph_result.stop_reason) == (chain_result.output, chain_result.stop_reason)
     assert round_best_scores(graph_result) == [0.5, 0.7, 0.9, 1.0]

@@ -31,7 +31,8 @@ from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.dspy.judge import FirstVerdictJudge, JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
 from ttc_plugins.results import Candidate, InvalidVerdict, TTCResult
-from ttc_plugins.strategies.candidates import apply_verdict, make_candidates
+from ttc_plugins.strategies.candidates import MeteredOutput, apply_verdict, make_candidates
+from ttc_plugins.strategies.steps import FamilyLoop
 
 __all__ = [
     "Call",
@@ -42,11 +43,14 @@ __all__ = [
     "answer_of",
     "arun_in_scope",
     "arun_steps",
+    "family_steps",
     "judged",
+    "metered",
     "prediction_of",
     "run_in_scope",
     "run_steps",
     "scorer_parts",
+    "scoring_reply",
     "version_of",
 ]
 
@@ -239,6 +243,55 @@ def judged(candidate: Candidate, reply: Any, *, step: str) -> Candidate:
         except InvalidVerdict as invalid:
             return candidate.model_copy(update={"error": f"{step} failed: {invalid}"})
     return apply_verdict(candidate, reply, step=step)
+
+
+def metered(call: Call, answer: Any = None) -> Any:
+    """A generating call's reply for a core family: the prediction with its own tokens, or its failure."""
+    if call.failed:
+        return call.outcome
+    spent = call.budget.spent if call.budget is not None else None
+    prediction = call.outcome if answer is None else answer
+    if spent is None:
+        return prediction
+    return MeteredOutput(prediction, spent.input_tokens, spent.output_tokens)
+
+
+def scoring_reply(call: Call) -> Any:
+    """A scoring call's reply for a core family: a judge's prediction read as its verdict, else as it is."""
+    if isinstance(call.outcome, dspy.Prediction):
+        try:
+            return verdict_of(call.outcome)
+        except InvalidVerdict as invalid:
+            return invalid
+    return call.outcome
+
+
+def family_steps(
+    core: FamilyLoop,
+    bind: Callable[[str, str, list[Any]], Step],
+    read: Callable[[str, Call], Any],
+) -> StepLoop:
+    """Run a family's core (a generator of :class:`ttc_plugins.strategies.steps.Step`) as DSPy steps.
+
+    ``bind(role, target, payloads)`` makes the DSPy step for a core step (all its calls share one
+    target), ``read(target, call)`` turns each finished call into the reply the core reads. The traces
+    passed on are those of the calls in the chosen candidate's lineage.
+    """
+    made: list[list[Call]] = []
+    replies: list[Any] | None = None
+    while True:
+        try:
+            step = core.send(replies)  # type: ignore[arg-type]
+        except StopIteration as done:
+            result: TTCResult = done.value
+            break
+        (target,) = {call.target for call in step.calls}
+        calls = yield bind(step.role, target, [call.payload for call in step.calls])
+        made.append(calls)
+        replies = [read(target, call) for call in calls]
+    chosen = result.chosen_candidate
+    lineage = chosen.lineage if chosen is not None else []
+    return result, [made[step_number][position].trace for step_number, position in lineage]
 
 
 def _call(target: Any, call: Call) -> None:

@@ -6,8 +6,8 @@ is "chosen" and the worst "rejected" (:func:`~ttc_plugins.strategies.refine.pref
 suggestions, and the ``update`` predictor writes the next round's responses from the chosen one and the
 suggestions. The result is the best-scored response over all rounds; each round's best score (the curve
 the TPO paper reports) is in the ``round_best`` events and on the prediction as ``round_best_scores``.
-Rounds, events and stop reasons are the LangChain shell's. Calls are charged by role: "generator"
-(samples and updates), "verifier" (scorer), "critic" (loss and gradient).
+Rounds, events and stop reasons are :func:`~ttc_plugins.strategies.tpo.tpo_loop`'s. Calls are charged
+by role: "generator" (samples and updates), "verifier" (scorer), "critic" (loss and gradient).
 
 Example:
     >>> import dspy
@@ -31,12 +31,12 @@ Example:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     fenced,
@@ -46,28 +46,25 @@ from ttc_plugins.dspy._refine_signatures import (
 )
 from ttc_plugins.dspy._stepped import (
     Call,
+    Step,
     StepLoop,
     StepRun,
+    answer_of,
     arun_in_scope,
-    judged,
+    family_steps,
+    metered,
     prediction_of,
     run_in_scope,
     scorer_parts,
-    version_of,
+    scoring_reply,
 )
-from ttc_plugins.results import Candidate, StopReason, TTCEvent, TTCResult
-from ttc_plugins.strategies.candidates import scored_result
+from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies.options import check_count, check_sample_count, check_samples_fit, check_temperature
-from ttc_plugins.strategies.refine import preference_pair
+from ttc_plugins.strategies.tpo import tpo_loop
 
 __all__ = ["TPO"]
 
 _RUN_NAME = "tpo"
-
-
-def _round_best(round_number: int, fresh: list[Candidate]) -> TTCEvent:
-    scores = [c.score for c in fresh if c.ok and c.score is not None]
-    return TTCEvent(kind="round_best", data={"round": round_number, "best_score": max(scores) if scores else None})
 
 
 class TPO(dspy.Module):
@@ -140,63 +137,42 @@ class TPO(dspy.Module):
         scores = [event.data["best_score"] for event in result.events if event.kind == "round_best"]
         return prediction_of(result, round_best_scores=scores)
 
-    def _scored(self, run: StepRun, made: list[Call], start: int, scored_by: dict[int, Call]) -> StepLoop:
-        fresh = [version_of(call, start + offset, self.answer_field) for offset, call in enumerate(made)]
-        pending = [c for c in fresh if c.ok]
-        if not pending:
-            return fresh
-        scorings = yield run.score("verifier", self.judge, self.scorer, self.rubric, [c.output for c in pending])
-        scored_by.update({c.index: call for c, call in zip(pending, scorings, strict=True)})
-        return [judged(c, scored_by[c.index].outcome, step="scoring") if c.ok else c for c in fresh]
+    def _bind(self, run: StepRun, role: str, target: str, payloads: list[dict[str, Any]]) -> Step:
+        """The DSPy calls for one of the core's steps: its payloads as this module's signature fields."""
+        if target == "generate":
+            return run.ask(role, self.generate, [run.inputs] * len(payloads), sampled=True)
+        if target == "score":
+            return run.score(role, self.judge, self.scorer, self.rubric, [p["candidate"] for p in payloads])
+        if target == "loss":
+            compared = [
+                {**run.inputs, "better_response": fenced(p["chosen"], "better"), "better_score": p["chosen_score"],
+                 "worse_response": fenced(p["rejected"], "worse"), "worse_score": p["rejected_score"]}
+                for p in payloads
+            ]  # fmt: skip
+            return run.ask(role, self.loss, compared)
+        if target == "gradient":
+            return run.ask(role, self.gradient, [{**run.inputs, "analysis": p["loss"]} for p in payloads])
+        updates = [
+            {**run.inputs, "best_response": fenced(p["chosen"], "best"), "suggestions": p["gradient"]} for p in payloads
+        ]
+        return run.ask(role, self.update, updates, sampled=True)
+
+    @staticmethod
+    def _read(target: str, call: Call) -> Any:
+        if target == "score":
+            return scoring_reply(call)
+        if call.failed or target in ("generate", "update"):
+            return metered(call)
+        return str(call.outcome.analysis if target == "loss" else call.outcome.suggestions)
 
     def _loop(self, run: StepRun) -> StepLoop:
         check_samples_fit(self.samples, run.budget, name="samples")  # before the first call
-        scored_by: dict[int, Call] = {}
-        drafted = yield run.ask("generator", self.generate, [run.inputs] * self.samples, sampled=True)
-        made_by: dict[int, list[Call]] = {index: [call] for index, call in enumerate(drafted)}
-        pool = yield from self._scored(run, drafted, 0, scored_by)
-        events = [_round_best(0, pool)]
-        stop: StopReason = "budget" if any(c.budget_refused for c in pool) else "done"
-        for round_number in range(1, self.rounds + 1):
-            pair = preference_pair(pool) if stop != "budget" else None
-            if pair is None:
-                if stop != "budget":
-                    stop = "converged"  # nothing to learn from: every scored response is equally good
-                    events.append(TTCEvent(kind="no_preference", data={"round": round_number}))
-                break
-            chosen, rejected = pair
-            compared = {
-                **run.inputs,
-                "better_response": fenced(chosen.output, "better"),
-                "better_score": chosen.score,
-                "worse_response": fenced(rejected.output, "worse"),
-                "worse_score": rejected.score,
-            }
-            (loss,) = yield run.ask("critic", self.loss, [compared])
-            if loss.failed:
-                stop = "budget" if isinstance(loss.outcome, BudgetExceeded) else "error"
-                events.append(TTCEvent(kind="loss_failed", data={"round": round_number, "error": repr(loss.outcome)}))
-                break
-            analysis = str(loss.outcome.analysis)
-            (gradient,) = yield run.ask("critic", self.gradient, [{**run.inputs, "analysis": analysis}])
-            if gradient.failed:
-                stop = "budget" if isinstance(gradient.outcome, BudgetExceeded) else "error"
-                data = {"round": round_number, "error": repr(gradient.outcome)}
-                events.append(TTCEvent(kind="gradient_failed", data=data))
-                break
-            suggestions = str(gradient.outcome.suggestions)
-            data = {"round": round_number, "chosen": chosen.index, "rejected": rejected.index,
-                    "loss": analysis, "gradient": suggestions}  # fmt: skip
-            events.append(TTCEvent(kind="textual_gradient", data=data))
-            update = {**run.inputs, "best_response": fenced(chosen.output, "best"), "suggestions": suggestions}
-            rewritten = yield run.ask("generator", self.update, [update] * self.samples, sampled=True)
-            made_by.update({len(pool) + offset: [loss, gradient, call] for offset, call in enumerate(rewritten)})
-            fresh = yield from self._scored(run, rewritten, len(pool), scored_by)
-            pool += fresh
-            events.append(_round_best(round_number, fresh))
-            if any(c.budget_refused for c in fresh):
-                stop = "budget"
-        result = scored_result(pool, stop_reason=stop, events=events)
-        chosen_calls = [*made_by[result.chosen], scored_by[result.chosen]]
-        # The winner's own call and its scoring, and for a rewrite the loss and gradient that guided it.
-        return result, [call.trace for call in chosen_calls]
+        question = "; ".join(f"{name}: {value}" for name, value in run.inputs.items())
+        core = tpo_loop(
+            run.inputs,
+            question=question,
+            samples=self.samples,
+            rounds=self.rounds,
+            extract=lambda prediction: answer_of(prediction, self.answer_field),
+        )
+        return (yield from family_steps(core, partial(self._bind, run), self._read))

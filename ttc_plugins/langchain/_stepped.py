@@ -1,14 +1,17 @@
 """The Runnable shape of the multi-step strategies (refine, feedback + edit, TPO).
 
-Each strategy writes its decisions once, as a generator that yields steps — "run this Runnable on
-these payloads, charged to this role" — and receives the results (exceptions as values). A sync
-and an async driver run the steps (a batch per step, under the caller's ``max_concurrency``,
-callbacks, tags and metadata), all inside a child budget whose spend becomes the result's.
+Each strategy's decisions are a generator that yields steps and receives the results (exceptions as
+values). A family whose core lives in ``strategies/`` yields :class:`~ttc_plugins.strategies.steps.Step`
+objects naming targets, which the strategy's :class:`Binding` s turn into Runnable calls; the others
+still yield ``(role, runnable, payloads)`` tuples until their cores move. A sync and an async driver
+run the steps (a batch per step, under the caller's ``max_concurrency``, callbacks, tags and
+metadata), all inside a child budget whose spend becomes the result's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
@@ -18,12 +21,39 @@ from pydantic import ConfigDict
 
 from ttc_plugins.budget import budget_role, strategy_run_scope
 from ttc_plugins.results import TTCResult
+from ttc_plugins.strategies import steps
 
-__all__ = ["Step", "SteppedStrategy", "StrategyLoop"]
+__all__ = ["Binding", "Step", "SteppedStrategy", "StrategyLoop"]
 
 # (role the calls are charged to, the Runnable to run, one payload per call)
 Step = tuple[str, Runnable[Any, Any], list[Any]]
-StrategyLoop = Generator[Step, list[Any], TTCResult]
+StrategyLoop = Generator[Step | steps.Step, list[Any], TTCResult]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How a family's call target runs in LangChain: its Runnable, how a payload becomes the Runnable's
+    input (``render``) and how its output becomes the reply the core reads (``read``)."""
+
+    runnable: Runnable[Any, Any]
+    render: Callable[[Any], Any] | None = None
+    read: Callable[[Any], Any] | None = None
+
+
+def _resolve(step: Step | steps.Step, bindings: Mapping[str, Binding]) -> tuple[str, Binding, list[Any]]:
+    if not isinstance(step, steps.Step):
+        role, runnable, payloads = step
+        return role, Binding(runnable), payloads
+    (target,) = {call.target for call in step.calls}  # a step's calls share one target in every family
+    binding = bindings[target]
+    payloads = [binding.render(call.payload) if binding.render else call.payload for call in step.calls]
+    return step.role, binding, payloads
+
+
+def _read(binding: Binding, replies: list[Any]) -> list[Any]:
+    if binding.read is None:
+        return replies
+    return [reply if isinstance(reply, BaseException) else binding.read(reply) for reply in replies]
 
 
 class SteppedStrategy(RunnableSerializable[Any, Any]):
@@ -40,6 +70,10 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
     def _loop(self, input: Any) -> StrategyLoop:
         raise TypeError(f"{type(self).__name__} must define _loop()")
 
+    def _bindings(self) -> Mapping[str, Binding]:
+        """The Runnables that answer the core's call targets (for families whose core yields ``Step`` s)."""
+        return {}
+
     def _finish(self, result: TTCResult, spend: Any) -> Any:
         result.spend = spend
         return result if self.return_result else result.output
@@ -47,12 +81,12 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
     def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         with strategy_run_scope(self.get_name()) as run_budget:
-            loop, replies = self._loop(input), None
+            loop, replies, bindings = self._loop(input), None, self._bindings()
             try:
                 while True:
-                    role, runnable, payloads = loop.send(replies)
+                    role, binding, payloads = _resolve(loop.send(replies), bindings)
                     with budget_role(role):
-                        replies = runnable.batch(payloads, child, return_exceptions=True)
+                        replies = _read(binding, binding.runnable.batch(payloads, child, return_exceptions=True))
             except StopIteration as done:
                 result = done.value
         return self._finish(result, run_budget.spent)
@@ -60,12 +94,13 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
     async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         with strategy_run_scope(self.get_name()) as run_budget:
-            loop, replies = self._loop(input), None
+            loop, replies, bindings = self._loop(input), None, self._bindings()
             try:
                 while True:
-                    role, runnable, payloads = loop.send(replies)
+                    role, binding, payloads = _resolve(loop.send(replies), bindings)
                     with budget_role(role):
-                        replies = await runnable.abatch(payloads, child, return_exceptions=True)
+                        outputs = await binding.runnable.abatch(payloads, child, return_exceptions=True)
+                    replies = _read(binding, outputs)
             except StopIteration as done:
                 result = done.value
         return self._finish(result, run_budget.spent)

@@ -27,31 +27,34 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from ttc_plugins._runnables import output_parser_of, role_runnable
-from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
-from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, judged_candidate, question_text
+from ttc_plugins.langchain._stepped import Binding, SteppedStrategy, StrategyLoop
+from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
 from ttc_plugins.prompts import TPO_GRADIENT_USER, TPO_LOSS_USER, TPO_UPDATE_USER
-from ttc_plugins.results import Candidate, TTCEvent, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text, scored_result
+from ttc_plugins.strategies.candidates import AnswerExtractor, output_text
 from ttc_plugins.strategies.options import check_count, check_sample_count, check_samples_fit
-from ttc_plugins.strategies.refine import preference_pair
+from ttc_plugins.strategies.tpo import round_best_scores, tpo_loop
 
 __all__ = ["TPO", "round_best_scores", "tpo"]
 
 
-def round_best_scores(result: TTCResult) -> list[float | None]:
-    """The best score of each round of a TPO run (round 0 is the initial samples)."""
-    return [event.data["best_score"] for event in result.events if event.kind == "round_best"]
+def _texts_of(*fields: str) -> Any:
+    """Render the named response fields of a payload as text, for the textual steps' prompts."""
+    return lambda payload: {**payload, **{name: output_text(payload[name]) for name in fields}}
 
 
 class TPO(SteppedStrategy):
-    """Samples, scores, and rewrites from textual preference feedback (build with :func:`tpo`)."""
+    """Samples, scores, and rewrites from textual preference feedback (build with :func:`tpo`).
+
+    Its rounds and decisions are :func:`ttc_plugins.strategies.tpo.tpo_loop`'s; this binds the core's
+    call targets to the wrapped chain, the scorer and the three textual steps.
+    """
 
     runnable: Runnable[Any, Any]
     scorer: Runnable[Any, Any]
@@ -64,62 +67,23 @@ class TPO(SteppedStrategy):
     extract: AnswerExtractor | None = None
     name: str | None = Field(default="tpo")
 
-    def _scored(self, question: str, fresh: list[Candidate]) -> StrategyLoop:
-        pending = [c for c in fresh if c.ok]
-        if not pending:
-            return fresh
-        verdicts = yield ("verifier", self.scorer, [{"question": question, "candidate": c.output} for c in pending])
-        judged = {c.index: judged_candidate(c, v, step="scoring") for c, v in zip(pending, verdicts, strict=True)}
-        return [judged.get(c.index, c) for c in fresh]
-
-    @staticmethod
-    def _round_best(round_number: int, fresh: list[Candidate]) -> TTCEvent:
-        scores = [c.score for c in fresh if c.ok and c.score is not None]
-        return TTCEvent(kind="round_best", data={"round": round_number, "best_score": max(scores) if scores else None})
+    def _bindings(self) -> Mapping[str, Binding]:
+        return {
+            "generate": Binding(self.runnable),
+            "score": Binding(self.scorer),
+            "loss": Binding(self.loss, render=_texts_of("chosen", "rejected"), read=output_text),
+            "gradient": Binding(self.gradient, read=output_text),
+            "update": Binding(self.update, render=_texts_of("chosen")),
+        }
 
     def _loop(self, input: Any) -> StrategyLoop:
         check_samples_fit(self.samples, name="samples")  # before the first call: each round draws them all
         question = self.question(input)
-        drafted = yield ("generator", self.runnable, [input] * self.samples)
-        pool = yield from self._scored(question, make_candidates(drafted, start=0, extract=self.extract))
-        events = [self._round_best(0, pool)]
-        stop = "budget" if any(c.budget_refused for c in pool) else "done"
-        for round_number in range(1, self.rounds + 1):
-            pair = preference_pair(pool) if stop != "budget" else None
-            if pair is None:
-                if stop != "budget":
-                    stop = "converged"  # nothing to learn from: every scored response is equally good
-                    events.append(TTCEvent(kind="no_preference", data={"round": round_number}))
-                break
-            chosen, rejected = pair
-            payload = {
-                "question": question,
-                "chosen": output_text(chosen.output),
-                "rejected": output_text(rejected.output),
-                "chosen_score": chosen.score,
-                "rejected_score": rejected.score,
-            }
-            (loss,) = yield ("critic", self.loss, [payload])
-            if isinstance(loss, BaseException):
-                stop = "budget" if isinstance(loss, BudgetExceeded) else "error"
-                events.append(TTCEvent(kind="loss_failed", data={"round": round_number, "error": repr(loss)}))
-                break
-            (gradient,) = yield ("critic", self.gradient, [{"question": question, "loss": output_text(loss)}])
-            if isinstance(gradient, BaseException):
-                stop = "budget" if isinstance(gradient, BudgetExceeded) else "error"
-                events.append(TTCEvent(kind="gradient_failed", data={"round": round_number, "error": repr(gradient)}))
-                break
-            data = {"round": round_number, "chosen": chosen.index, "rejected": rejected.index,
-                    "loss": output_text(loss), "gradient": output_text(gradient)}  # fmt: skip
-            events.append(TTCEvent(kind="textual_gradient", data=data))
-            update = {"question": question, "chosen": payload["chosen"], "gradient": output_text(gradient)}
-            rewritten = yield ("generator", self.update, [update] * self.samples)
-            fresh = yield from self._scored(question, make_candidates(rewritten, start=len(pool), extract=self.extract))
-            pool += fresh
-            events.append(self._round_best(round_number, fresh))
-            if any(c.budget_refused for c in fresh):
-                stop = "budget"
-        return scored_result(pool, stop_reason=stop, events=events)
+        return (
+            yield from tpo_loop(
+                input, question=question, samples=self.samples, rounds=self.rounds, extract=self.extract
+            )
+        )
 
 
 def tpo(
