@@ -335,12 +335,16 @@ def test_a_budget_too_small_for_one_sample_raises_naming_the_limit():
     assert engine.calls == 0
 
 
-def test_a_budget_that_cannot_pay_for_any_judgement_raises_budget_exceeded():
+def test_a_budget_that_pays_for_the_samples_but_no_judgement_returns_a_sample_unverified():
+    # What was paid for is returned, marked, with stop reason "budget"; raising would throw it away.
     dspy.configure(lm=_replies("7", "7"))
     program = BestOfN("question -> answer", n=2, verifier="llm", num_threads=1)
     program.judge.lm = _verdicts((8, True, "ok"))
-    with budget_scope(budget_with_calls_left(2, 1)), pytest.raises(BudgetExceeded, match="max_calls=2"):
-        program(question="q")
+    with budget_scope(budget_with_calls_left(2, 1)):
+        prediction = program(question="q")
+    result = prediction.ttc_result
+    assert (prediction.answer, result.stop_reason, result.chosen) == ("7", "budget", 0)
+    assert result.events[-1].kind == "unverified_choice" and "max_calls=2" in result.events[-1].data["reason"]
     assert program.judge.lm.history == []
 
 

@@ -115,6 +115,16 @@ def test_a_judge_the_budget_cannot_pay_for_stops_the_run():
     assert result.candidates[1].error.startswith("verification refused: max_calls=3")
 
 
+def test_samples_paid_for_whose_judging_the_budget_refuses_are_returned_unverified_not_thrown_away():
+    generator = ScriptedChatModel(replies=["Answer: 7", "Answer: 9"], max_tokens=10)
+    judge = llm_judge(ScriptedChatModel(replies=['{"score": 8}'], max_tokens=10), structured=False)
+    with budget_scope(Budget(max_calls=2)):  # the 2 samples; no judgement fits
+        result = best_of_n(generator, verifier=judge, n=2, use_provider_n=False).with_result().invoke("q", SERIAL)
+    assert (result.answer, result.stop_reason, result.chosen) == ("7", "budget", 0)
+    assert result.events[-1].kind == "unverified_choice"
+    assert all(c.error.startswith("verification refused: max_calls=2") for c in result.candidates)
+
+
 @pytest.mark.parametrize(("options", "fragment"), [({"n": 0}, "n must"), ({"threshold": 2.0}, "threshold")])
 def test_bad_options_are_rejected(options, fragment):
     with pytest.raises(ValueError, match=fragment):

@@ -233,10 +233,12 @@ def test_a_judgement_the_budget_cannot_pay_for_stops_the_run():
     assert budget.spent.calls == result.spend.calls == 3
 
 
-def test_when_the_budget_pays_for_the_samples_but_no_judgement_its_refusal_is_raised():
+def test_when_the_budget_pays_for_the_samples_but_no_judgement_a_sample_is_returned_unverified():
     graph = create_best_of_n_graph(_model(["Answer: 7"]), _judge(8), n=2)
-    with budget_scope(Budget(max_calls=2)), pytest.raises(BudgetExceeded, match="max_calls=2"):
-        _solve(graph, config=ONE_AT_A_TIME)
+    with budget_scope(Budget(max_calls=2)):
+        result = _solve(graph, config=ONE_AT_A_TIME)["result"]
+    assert (result.answer, result.stop_reason, result.chosen) == ("7", "budget", 0)
+    assert result.events[-1].kind == "unverified_choice" and "max_calls=2" in result.events[-1].data["reason"]
 
 
 def test_a_budget_too_small_for_one_sample_raises_naming_the_limit():

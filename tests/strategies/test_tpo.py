@@ -116,3 +116,11 @@ def test_drive_charges_calls_to_the_steps_role():
 
     drive(tpo_loop("q", question="q", samples=2, rounds=0), respond)
     assert set(budget.spent.by_role) == {"generator", "verifier"}
+
+
+def test_responses_whose_scoring_the_budget_refuses_are_returned_unverified():
+    script = Script(["short", "a bit longer"], scores=lambda text: REFUSED)
+    result = _run(script, rounds=2)
+    assert (result.output, result.stop_reason) == ("short", "budget")
+    assert result.events[-1].kind == "unverified_choice"
+    assert script.calls == {"generate": 2, "score": 2}

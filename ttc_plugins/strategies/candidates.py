@@ -264,13 +264,30 @@ def scored_result(
 
     With ``threshold``, the first candidate scored at least that high is chosen (as "stop at the first
     good enough" promises), and the best one only when none reached it.
+
+    When nothing could be scored because the budget refused the scoring, the run still returns what
+    it paid for: the first candidate with an output, unverified, with stop reason ``"budget"`` and an
+    ``unverified_choice`` event. ``BudgetExceeded`` is raised only when no output at all was paid for.
+
+    Example:
+        >>> refused = Candidate(index=0, output="4", answer="4", error="scoring refused: ...", budget_refused=True)
+        >>> result = scored_result([refused], stop_reason="done")
+        >>> result.output, result.stop_reason, result.events[-1].kind
+        ('4', 'budget', 'unverified_choice')
     """
-    _raise_if_nothing_to_return(candidates)
     scores = [c.score if c.ok else None for c in candidates]
     best = first_above(scores, threshold) if threshold is not None else None
     if best is None:
         best = best_by_score(scores)
     if best is None:
+        unverified = next((c for c in candidates if c.budget_refused and c.output is not None), None)
+        if unverified is not None:
+            why = TTCEvent(kind="unverified_choice", data={"index": unverified.index, "reason": unverified.error})
+            return TTCResult(
+                output=unverified.output, answer=unverified.answer, candidates=list(candidates),
+                chosen=unverified.index, stop_reason="budget", events=[*events, why],
+            )  # fmt: skip
+        _raise_if_nothing_to_return(candidates)
         failures = [c for c in candidates if c.error]
         refused = [c for c in failures if c.budget_refused and c.exception is not None]
         if refused and len(refused) == len([c for c in failures if c.output is not None]):
