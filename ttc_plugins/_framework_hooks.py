@@ -23,6 +23,7 @@ import contextlib
 import importlib
 import importlib.abc
 import importlib.util
+import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -31,6 +32,8 @@ from types import ModuleType
 from typing import Any
 
 __all__ = ["FRAMEWORK_HOOKS", "active_hook_modules", "framework_scopes"]
+
+logger = logging.getLogger(__name__)
 
 # framework module -> the adapter module whose `scope_hook(budget)` returns a context manager.
 FRAMEWORK_HOOKS: dict[str, str] = {
@@ -93,7 +96,10 @@ class _ThenLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
-        self._then()
+        try:
+            self._then()
+        except Exception:  # never break the user's own import over our hook; say so instead
+            logger.warning("could not load the budget hook for %s", module.__name__, exc_info=True)
 
     def __getattr__(self, name: str) -> Any:  # e.g. get_resource_reader, is_package
         return getattr(self._loader, name)
