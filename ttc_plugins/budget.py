@@ -75,6 +75,7 @@ class BudgetExceeded(RuntimeError):
         used: what was already committed or reserved under that limit.
         requested: what the refused call asked for (None when it cannot be bounded).
         budget_name: the name of the budget whose limit it is (children can be named).
+        budget: the budget whose limit it is (None when raised by hand).
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class BudgetExceeded(RuntimeError):
         used: float,
         requested: float | None,
         budget_name: str | None = None,
+        budget: Budget | None = None,
     ) -> None:
         super().__init__(message)
         self.limit = limit
@@ -93,6 +95,7 @@ class BudgetExceeded(RuntimeError):
         self.used = used
         self.requested = requested
         self.budget_name = budget_name
+        self.budget = budget
 
     @property
     def shortfall(self) -> float | None:
@@ -425,7 +428,13 @@ class Budget:
         if requested is not None:
             message += f"; short by {format_number(used + requested - maximum)}"
         raise BudgetExceeded(
-            message + ".", limit=limit, maximum=maximum, used=used, requested=requested, budget_name=self.name
+            message + ".",
+            limit=limit,
+            maximum=maximum,
+            used=used,
+            requested=requested,
+            budget_name=self.name,
+            budget=self,
         )
 
     def _settle(

@@ -164,3 +164,40 @@ def test_it_composes_as_a_node_of_a_bigger_chain():
 def test_bad_n_is_rejected_when_the_wrapper_is_built(n):
     with pytest.raises(ValueError, match="n must be a positive integer"):
         self_consistency(_model(["x"]), n=n)
+
+
+def _tool_with_its_own_cap(model):
+    """A sample whose chain calls a tool model under its own capped budget; every other sample's tool
+    needs two calls and hits the cap."""
+    from itertools import count
+
+    from langchain_core.runnables import RunnableLambda
+
+    from ttc_plugins import current_budget
+
+    numbers = count()
+
+    def sample(question):
+        with budget_scope(current_budget().child(max_calls=1, name="tool")):
+            reply = model.invoke(question)
+            if next(numbers) % 2:
+                model.invoke(question)  # refused by the tool's own cap, not by the run's budget
+        return reply.content
+
+    return RunnableLambda(sample)
+
+
+def test_a_refusal_from_a_samples_own_nested_budget_fails_that_sample_not_the_run():
+    model = ScriptedChatModel(replies=["Answer: 4"])
+    budget = Budget(max_total_tokens=100_000)
+    with budget_scope(budget):
+        result = (
+            self_consistency(_tool_with_its_own_cap(model), n=8, adaptive=False)
+            .with_result()
+            .invoke("q", {"max_concurrency": 1})
+        )
+    # Before: the first nested refusal was taken for the run's budget running out (stop at 2 of 8).
+    assert (result.stop_reason, len(result.candidates), result.answer) == ("done", 8, "4")
+    failed = [c for c in result.candidates if c.error]
+    assert len(failed) == 4 and not any(c.budget_refused for c in failed)
+    assert "max_calls=1 of budget 'tool'" in failed[0].error

@@ -314,3 +314,14 @@ def test_each_candidate_gets_its_own_samples_tokens_even_from_a_text_chain():
         out = create_self_consistency_graph(generate, n=3).invoke({"question": "q"})
     assert [(c.input_tokens, c.output_tokens) for c in out["candidates"]] == [(10, 5)] * 3
     assert budget.spent.total_tokens == 45  # counted once
+
+
+def test_a_refusal_from_a_samples_own_nested_budget_fails_that_sample_not_the_run():
+    from tests.langchain.test_self_consistency import _tool_with_its_own_cap
+
+    with budget_scope(Budget(max_total_tokens=100_000)):
+        graph = create_self_consistency_graph(_tool_with_its_own_cap(_model(["Answer: 4"])), n=8)
+        result = _solve(graph, config=ONE_AT_A_TIME)["result"]
+    assert (result.stop_reason, len(result.candidates), result.answer) == ("done", 8, "4")
+    assert len([c for c in result.candidates if c.error]) == 4
+    assert not any(c.budget_refused for c in result.candidates)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttc_plugins.answers import AnswerMatcher, extract_answer, same_answer
-from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins.budget import BudgetExceeded, current_budget
 from ttc_plugins.results import (
     AllCandidatesFailed,
     Candidate,
@@ -38,6 +38,7 @@ __all__ = [
     "make_candidates",
     "output_text",
     "scored_result",
+    "stops_the_run",
     "voted_result",
 ]
 
@@ -123,6 +124,35 @@ def _usage(output: Any) -> tuple[int, int]:
     return 0, 0
 
 
+def stops_the_run(error: BaseException) -> bool:
+    """Whether a call's failure is the run's budget running out (stop, return the best so far), rather
+    than a failure of that call alone.
+
+    A refusal stops the run when the refusing budget is the one the run is charged to or one it runs
+    under (the caller's). A refusal by a budget made inside the call — a tool's own capped child
+    budget — fails that call only. Decided against the budget current where candidates are made
+    (the run's, inside a strategy); where none is current, every refusal stops the run.
+
+    Example:
+        >>> from ttc_plugins import Budget, budget_scope
+        >>> run = Budget()
+        >>> tool_cap = run.child(max_calls=1)
+        >>> tool_cap.reserve(1, 1).commit(1, 1)
+        >>> try:
+        ...     tool_cap.reserve(1, 1)
+        ... except BudgetExceeded as refusal:
+        ...     with budget_scope(run):
+        ...         stops_the_run(refusal)
+        False
+    """
+    if not isinstance(error, BudgetExceeded):
+        return False
+    scope = current_budget()
+    if error.budget is None or scope is None:
+        return True
+    return scope.is_within(error.budget)
+
+
 def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtractor | None = None) -> list[Candidate]:
     """One candidate per output; an exception becomes a failed candidate (kept, marked, never voted).
 
@@ -143,7 +173,7 @@ def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtrac
             failed = Candidate(
                 index=index,
                 error=f"{type(output).__name__}: {output}",
-                budget_refused=isinstance(output, BudgetExceeded),
+                budget_refused=stops_the_run(output),
             )
             failed._exception = output
             candidates.append(failed)
@@ -181,7 +211,7 @@ def apply_verdict(candidate: Candidate, reply: Any, *, step: str = "verification
         >>> apply_verdict(Candidate(index=0, output="4"), "great!").error
         "verification failed: verifier returned str, not a Verdict, bool, number or mapping: 'great!'"
     """
-    if isinstance(reply, BudgetExceeded):
+    if isinstance(reply, BudgetExceeded) and stops_the_run(reply):
         refused = candidate.model_copy(update={"error": f"{step} refused: {reply}", "budget_refused": True})
         refused._exception = reply
         return refused
