@@ -50,7 +50,7 @@ def model_endpoint(base_url: str | None = None, model: str | None = None) -> Ite
 
 
 def api_key_for(base_url: str) -> str:
-    """``OPENAI_API_KEY``, else a placeholder for a local server (which checks none); a hosted one needs a key."""
+    """``OPENAI_API_KEY``, else a stand-in key for a local server (which checks none); a hosted one needs a key."""
     key = os.environ.get("OPENAI_API_KEY")
     if key:
         return key
