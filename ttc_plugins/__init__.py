@@ -1,7 +1,8 @@
 """ttc-plugins: test-time compute strategies for LangChain, LangGraph and DSPy under one token budget.
 
 The core (this package) is framework-free; importing it never imports LangChain, LangGraph or DSPy.
-The adapters live in ``ttc_plugins.langchain``, ``ttc_plugins.langgraph`` and ``ttc_plugins.dspy``.
+The adapters live in ``ttc_plugins.langchain``, ``ttc_plugins.langgraph`` and ``ttc_plugins.dspy``; the
+option types their strategies take (``AdaptiveStop``, ``RefineRules``, ``ForcingRules``) are here.
 
 Example:
     >>> from ttc_plugins import Budget, budget_scope
@@ -35,17 +36,23 @@ from ttc_plugins.results import (
     Verdict,
     parse_verdict,
 )
+from ttc_plugins.strategies.forcing import ForcingRules
+from ttc_plugins.strategies.refine import RefineRules
+from ttc_plugins.strategies.select import AdaptiveStop
 from ttc_plugins.tokens import count_tokens
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptiveStop",
     "AllCandidatesFailed",
     "Budget",
     "BudgetExceeded",
     "Candidate",
+    "ForcingRules",
     "InvalidVerdict",
     "ModelPrice",
+    "RefineRules",
     "Remaining",
     "Reservation",
     "Spend",
