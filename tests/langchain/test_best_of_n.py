@@ -1,3 +1,5 @@
+import math
+
 import pytest
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
@@ -41,14 +43,26 @@ def test_weighted_voting_can_overturn_a_raw_majority():
     assert result.invoke("q", SERIAL).answer == "4"  # 0.9 beats 0.2 + 0.2 although "5" has two votes
 
 
-def test_garbage_from_the_verifier_fails_only_that_candidate():
-    replies = iter([0.3, "definitely!", 0.8])
+@pytest.mark.parametrize(
+    ("garbage", "error"),
+    [
+        ("definitely!", "verification failed: verifier returned str"),
+        # huge or non-finite scores are invalid verdicts too, not a crash of the run
+        (10**5000, "verification failed: verifier returned"),
+        (math.inf, "verification failed: verifier returned"),
+        (math.nan, "verification failed: verifier returned"),
+        ({"score": 10**5000}, "verification failed: verifier returned"),
+    ],
+    ids=["text", "10**5000", "inf", "nan", "mapping-10**5000"],
+)
+def test_garbage_from_the_verifier_fails_only_that_candidate(garbage, error):
+    replies = iter([0.3, garbage, 0.8])
     model = ScriptedChatModel(replies=["Answer: 1", "Answer: 2", "Answer: 3"])
     result = best_of_n(model, verifier=lambda q, c: next(replies), n=3, use_provider_n=False)
     result = result.with_result().invoke("q", SERIAL)
     assert result.answer == "3"
     assert [c.index for c in result.failures] == [1]
-    assert result.failures[0].error.startswith("verification failed: verifier returned str")
+    assert result.failures[0].error.startswith(error)
 
 
 def test_a_verifier_that_raises_on_some_candidates_leaves_the_others():

@@ -44,8 +44,8 @@ __all__ = [
     "arun_in_scope",
     "arun_steps",
     "family_steps",
+    "generated_reply",
     "judged",
-    "metered",
     "prediction_of",
     "run_in_scope",
     "run_steps",
@@ -245,15 +245,12 @@ def judged(candidate: Candidate, reply: Any, *, step: str) -> Candidate:
     return apply_verdict(candidate, reply, step=step)
 
 
-def metered(call: Call, answer: Any = None) -> Any:
+def generated_reply(call: Call) -> Any:
     """A generating call's reply for a core family: the prediction with its own tokens, or its failure."""
-    if call.failed:
+    if call.failed or call.budget is None:
         return call.outcome
-    spent = call.budget.spent if call.budget is not None else None
-    prediction = call.outcome if answer is None else answer
-    if spent is None:
-        return prediction
-    return MeteredOutput(prediction, spent.input_tokens, spent.output_tokens)
+    spent = call.budget.spent
+    return MeteredOutput(call.outcome, spent.input_tokens, spent.output_tokens)
 
 
 def scoring_reply(call: Call) -> Any:

@@ -52,7 +52,7 @@ from ttc_plugins.dspy._stepped import (
     answer_of,
     arun_in_scope,
     family_steps,
-    metered,
+    generated_reply,
     prediction_of,
     run_in_scope,
     scorer_parts,
@@ -162,7 +162,7 @@ class TPO(dspy.Module):
         if target == "score":
             return scoring_reply(call)
         if call.failed or target in ("generate", "update"):
-            return metered(call)
+            return generated_reply(call)
         return str(call.outcome.analysis if target == "loss" else call.outcome.suggestions)
 
     def _loop(self, run: StepRun) -> StepLoop:
