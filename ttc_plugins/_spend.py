@@ -56,3 +56,44 @@ class Remaining(BaseModel):
     calls: int | None = None
     cost_usd: float | None = None
     seconds: float | None = None
+
+
+def _add_lines(lines: list[SpendLine]) -> SpendLine:
+    costs = [line.cost_usd for line in lines]
+    return SpendLine(
+        input_tokens=sum(line.input_tokens for line in lines),
+        output_tokens=sum(line.output_tokens for line in lines),
+        calls=sum(line.calls for line in lines),
+        # A slice's cost is known only when every call in it was priced: an unknown price is never guessed.
+        cost_usd=None if not costs or None in costs else sum(c for c in costs if c is not None),
+    )
+
+
+def combined_spend(spends: list[Spend], *, seconds: float = 0.0) -> Spend:
+    """The spend of several ledgers' calls together (a run whose calls were metered one by one).
+
+    ``seconds`` is the run's wall time, which the parts' own times cannot give when they overlapped.
+
+    Example:
+        >>> one = Spend(input_tokens=10, output_tokens=2, calls=1, by_role={"critic": SpendLine(input_tokens=10,
+        ...     output_tokens=2, calls=1)})
+        >>> two = Spend(input_tokens=5, output_tokens=5, calls=1, failed_calls=1)
+        >>> both = combined_spend([one, two], seconds=1.5)
+        >>> both.total_tokens, both.calls, both.failed_calls, both.by_role["critic"].calls, both.seconds
+        (22, 2, 1, 1, 1.5)
+    """
+    total = _add_lines(list(spends))
+    by_role: dict[str, list[SpendLine]] = {}
+    by_model: dict[str, list[SpendLine]] = {}
+    for spend in spends:
+        for role, line in spend.by_role.items():
+            by_role.setdefault(role, []).append(line)
+        for model, line in spend.by_model.items():
+            by_model.setdefault(model, []).append(line)
+    return Spend(
+        **total.model_dump(),
+        failed_calls=sum(spend.failed_calls for spend in spends),
+        seconds=seconds,
+        by_role={role: _add_lines(lines) for role, lines in by_role.items()},
+        by_model={model: _add_lines(lines) for model, lines in by_model.items()},
+    )

@@ -59,7 +59,7 @@ from ttc_plugins.dspy._stepped import (
     scoring_reply,
 )
 from ttc_plugins.results import TTCResult
-from ttc_plugins.strategies.options import check_count, check_sample_count, check_samples_fit, check_temperature
+from ttc_plugins.strategies.options import check_count, check_sample_count, check_temperature
 from ttc_plugins.strategies.tpo import tpo_loop
 
 __all__ = ["TPO"]
@@ -166,7 +166,6 @@ class TPO(dspy.Module):
         return str(call.outcome.analysis if target == "loss" else call.outcome.suggestions)
 
     def _loop(self, run: StepRun) -> StepLoop:
-        check_samples_fit(self.samples, run.budget, name="samples")  # before the first call
         question = "; ".join(f"{name}: {value}" for name, value in run.inputs.items())
         core = tpo_loop(
             run.inputs,

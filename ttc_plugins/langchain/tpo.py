@@ -38,7 +38,7 @@ from ttc_plugins.langchain._stepped import Binding, SteppedStrategy, StrategyLoo
 from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
 from ttc_plugins.prompts import TPO_GRADIENT_USER, TPO_LOSS_USER, TPO_UPDATE_USER
 from ttc_plugins.strategies.candidates import AnswerExtractor, output_text
-from ttc_plugins.strategies.options import check_count, check_sample_count, check_samples_fit
+from ttc_plugins.strategies.options import check_count, check_sample_count
 from ttc_plugins.strategies.tpo import round_best_scores, tpo_loop
 
 __all__ = ["TPO", "round_best_scores", "tpo"]
@@ -77,7 +77,6 @@ class TPO(SteppedStrategy):
         }
 
     def _loop(self, input: Any) -> StrategyLoop:
-        check_samples_fit(self.samples, name="samples")  # before the first call: each round draws them all
         question = self.question(input)
         return (
             yield from tpo_loop(

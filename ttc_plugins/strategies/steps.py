@@ -6,6 +6,11 @@ calls. A call that raised comes back as its exception (``BudgetExceeded`` includ
 into the generator, so what a failure means is decided in the core. When the family is done the
 generator returns its :class:`~ttc_plugins.TTCResult`.
 
+A step also carries the run's ``progress``: the events the family recorded since its previous step,
+which a driver reports as they happen (LangGraph's custom stream, ...). They are the first events of
+the result, in order, so once the run returns a driver reports the rest of ``result.events``.
+:class:`RunLog` numbers a family's steps (for lineage) and hands each step its progress.
+
 Payloads are semantic (the user's input, a question and a candidate, feedback text): each framework's
 driver renders them its own way (prompt templates in LangChain, signature fields in DSPy) through the
 family's *bindings*, one per call ``target``. This is httpx's ``Auth.auth_flow`` pattern: one
@@ -32,9 +37,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttc_plugins._scope import budget_role
-from ttc_plugins.results import TTCResult
+from ttc_plugins.results import TTCEvent, TTCResult
 
-__all__ = ["Call", "FamilyLoop", "Step", "adrive", "drive"]
+__all__ = ["Call", "FamilyLoop", "RunLog", "Step", "adrive", "drive"]
 
 
 @dataclass(frozen=True)
@@ -52,14 +57,54 @@ class Call:
 
 @dataclass(frozen=True)
 class Step:
-    """Calls to make, charged to ``role``; they may run in parallel, and reply in this order."""
+    """Calls to make, charged to ``role``; they may run in parallel, and reply in this order.
+
+    ``progress`` holds the events the family recorded since its previous step, for the driver to report.
+    """
 
     role: str
     calls: tuple[Call, ...]
+    progress: tuple[TTCEvent, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.calls:
             raise ValueError("a step needs at least one call")
+
+
+class RunLog:
+    """A family's record of one run: numbers its steps (lineage names calls by ``(step, call)``) and
+    holds its events, handing each new step those recorded since the last.
+
+    Example:
+        >>> log = RunLog()
+        >>> log.event("round", round=1)
+        >>> step = log.step("generator", "generate", ["q", "q"])
+        >>> log.last, [call.target for call in step.calls], [e.kind for e in step.progress]
+        (0, ['generate', 'generate'], ['round'])
+        >>> log.step("verifier", "score", [1]).progress
+        ()
+    """
+
+    def __init__(self, events: list[TTCEvent] | None = None) -> None:
+        self.count = 0
+        self.events = events if events is not None else []  # a tracker's own event list may be shared
+        self._reported = 0
+
+    def event(self, kind: str, **data: Any) -> None:
+        """Record an event of the run (it goes with the next step as progress, and into the result)."""
+        self.events.append(TTCEvent(kind=kind, data=data))
+
+    def step(self, role: str, target: str, payloads: list[Any]) -> Step:
+        """The next step: one ``target`` call per payload, charged to ``role``."""
+        self.count += 1
+        fresh = tuple(self.events[self._reported :])
+        self._reported = len(self.events)
+        return Step(role, tuple(Call(target, payload) for payload in payloads), fresh)
+
+    @property
+    def last(self) -> int:
+        """The number of the step yielded last (steps count from 0)."""
+        return self.count - 1
 
 
 FamilyLoop = Generator[Step, list[Any], TTCResult]

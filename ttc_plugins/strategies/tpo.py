@@ -47,12 +47,16 @@ from collections.abc import Generator
 from typing import Any
 
 from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.results import Candidate, StopReason, TTCEvent, TTCResult
+from ttc_plugins.results import Candidate, StopReason, TTCResult
 from ttc_plugins.strategies.candidates import AnswerExtractor, apply_verdict, make_candidates, scored_result
+from ttc_plugins.strategies.options import check_samples_fit
 from ttc_plugins.strategies.refine import preference_pair
-from ttc_plugins.strategies.steps import Call, FamilyLoop, Step
+from ttc_plugins.strategies.steps import FamilyLoop, RunLog, Step
 
-__all__ = ["round_best_scores", "tpo_loop"]
+__all__ = ["ROLES", "round_best_scores", "tpo_loop"]
+
+ROLES = ("generator", "verifier", "critic")
+"""The budget roles of TPO's steps (a LangGraph step graph has a node for each)."""
 
 
 def round_best_scores(result: TTCResult) -> list[float | None]:
@@ -60,37 +64,22 @@ def round_best_scores(result: TTCResult) -> list[float | None]:
     return [event.data["best_score"] for event in result.events if event.kind == "round_best"]
 
 
-def _round_best(round_number: int, fresh: list[Candidate]) -> TTCEvent:
+def _round_best(log: RunLog, round_number: int, fresh: list[Candidate]) -> None:
     scores = [c.score for c in fresh if c.ok and c.score is not None]
-    return TTCEvent(kind="round_best", data={"round": round_number, "best_score": max(scores) if scores else None})
-
-
-class _Steps:
-    """Numbers the steps as they are yielded, for lineage."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def make(self, role: str, target: str, payloads: list[Any]) -> Step:
-        self.count += 1
-        return Step(role, tuple(Call(target, payload) for payload in payloads))
-
-    @property
-    def last(self) -> int:
-        return self.count - 1
+    log.event("round_best", round=round_number, best_score=max(scores) if scores else None)
 
 
 def _scored(
-    steps: _Steps, question: str, fresh: list[Candidate], made_by: dict[int, list[tuple[int, int]]]
+    log: RunLog, question: str, fresh: list[Candidate], made_by: dict[int, list[tuple[int, int]]]
 ) -> Generator[Step, list[Any], list[Candidate]]:
     pending = [c for c in fresh if c.ok]
     if not pending:
         return fresh
-    verdicts = yield steps.make("verifier", "score", [{"question": question, "candidate": c.output} for c in pending])
+    verdicts = yield log.step("verifier", "score", [{"question": question, "candidate": c.output} for c in pending])
     judged: dict[int, Candidate] = {}
     for position, (candidate, verdict) in enumerate(zip(pending, verdicts, strict=True)):
         judged[candidate.index] = apply_verdict(candidate, verdict, step="scoring")
-        made_by[candidate.index].append((steps.last, position))
+        made_by[candidate.index].append((log.last, position))
     return [judged.get(c.index, c) for c in fresh]
 
 
@@ -101,7 +90,10 @@ def _stop_for(reply: BaseException) -> StopReason:
 def tpo_loop(
     user_input: Any, *, question: str, samples: int, rounds: int, extract: AnswerExtractor | None = None
 ) -> FamilyLoop:
-    """TPO's decisions as a step generator (see the module docstring); options are checked by the factories.
+    """TPO's decisions as a step generator (see the module docstring).
+
+    The factories check the options when a strategy is built; what depends on the budget is checked
+    here, before the first call: each round draws all ``samples``, so they must fit its ``max_calls``.
 
     Args:
         user_input: what ``generate`` is given (the wrapped chain's input, a DSPy module's inputs).
@@ -110,49 +102,49 @@ def tpo_loop(
         rounds: rewrite rounds after the first sampling (0 is plain best-of-``samples``).
         extract: ``output -> answer`` for the result's ``answer``.
     """
-    steps = _Steps()
+    check_samples_fit(samples, name="samples")
+    log = RunLog()
     made_by: dict[int, list[tuple[int, int]]] = {}
-    drafted = yield steps.make("generator", "generate", [user_input] * samples)
-    made_by.update({index: [(steps.last, index)] for index in range(samples)})
-    pool = yield from _scored(steps, question, make_candidates(drafted, start=0, extract=extract), made_by)
-    events = [_round_best(0, pool)]
+    drafted = yield log.step("generator", "generate", [user_input] * samples)
+    made_by.update({index: [(log.last, index)] for index in range(samples)})
+    pool = yield from _scored(log, question, make_candidates(drafted, start=0, extract=extract), made_by)
+    _round_best(log, 0, pool)
     stop: StopReason = "budget" if any(c.budget_refused for c in pool) else "done"
     for round_number in range(1, rounds + 1):
         pair = preference_pair(pool) if stop != "budget" else None
         if pair is None:
             if stop != "budget":
                 stop = "converged"  # nothing to learn from: every scored response is equally good
-                events.append(TTCEvent(kind="no_preference", data={"round": round_number}))
+                log.event("no_preference", round=round_number)
             break
         chosen, rejected = pair
         compared = {"question": question, "chosen": chosen.output, "rejected": rejected.output,
                     "chosen_score": chosen.score, "rejected_score": rejected.score}  # fmt: skip
-        (loss,) = yield steps.make("critic", "loss", [compared])
-        loss_call = (steps.last, 0)
+        (loss,) = yield log.step("critic", "loss", [compared])
+        loss_call = (log.last, 0)
         if isinstance(loss, BaseException):
             stop = _stop_for(loss)
-            events.append(TTCEvent(kind="loss_failed", data={"round": round_number, "error": repr(loss)}))
+            log.event("loss_failed", round=round_number, error=repr(loss))
             break
-        (gradient,) = yield steps.make("critic", "gradient", [{"question": question, "loss": loss}])
-        gradient_call = (steps.last, 0)
+        (gradient,) = yield log.step("critic", "gradient", [{"question": question, "loss": loss}])
+        gradient_call = (log.last, 0)
         if isinstance(gradient, BaseException):
             stop = _stop_for(gradient)
-            events.append(TTCEvent(kind="gradient_failed", data={"round": round_number, "error": repr(gradient)}))
+            log.event("gradient_failed", round=round_number, error=repr(gradient))
             break
-        data = {"round": round_number, "chosen": chosen.index, "rejected": rejected.index,
-                "loss": loss, "gradient": gradient}  # fmt: skip
-        events.append(TTCEvent(kind="textual_gradient", data=data))
+        log.event("textual_gradient", round=round_number, chosen=chosen.index, rejected=rejected.index,
+                    loss=loss, gradient=gradient)  # fmt: skip
         update = {"question": question, "chosen": chosen.output, "gradient": gradient}
-        rewritten = yield steps.make("generator", "update", [update] * samples)
+        rewritten = yield log.step("generator", "update", [update] * samples)
         start = len(pool)
-        made_by.update({start + k: [loss_call, gradient_call, (steps.last, k)] for k in range(samples)})
+        made_by.update({start + k: [loss_call, gradient_call, (log.last, k)] for k in range(samples)})
         fresh = make_candidates(rewritten, start=start, extract=extract)
-        fresh = yield from _scored(steps, question, fresh, made_by)
+        fresh = yield from _scored(log, question, fresh, made_by)
         pool += fresh
-        events.append(_round_best(round_number, fresh))
+        _round_best(log, round_number, fresh)
         if any(c.budget_refused for c in fresh):
             stop = "budget"
-    result = scored_result(pool, stop_reason=stop, events=events)
+    result = scored_result(pool, stop_reason=stop, events=log.events)
     for candidate in result.candidates:
         candidate.lineage = made_by.get(candidate.index, [])
     return result
