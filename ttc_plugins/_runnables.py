@@ -8,12 +8,16 @@ They live here, outside both adapters, because the adapters never import each ot
   found inside the wrapped chain, gets the role's prompt).
 - ``as_verifier_runnable``: any verifier as a Runnable over ``{"question", "candidate"}``.
 - ``metered``: one sample, in a child budget of its own, with its spend.
+- ``Binding``: how a family's call target runs on langchain-core (the Runnable, how a payload
+  becomes its input, how its output becomes the reply the family's core reads).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -22,9 +26,53 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
 
 from ttc_plugins.budget import strategy_run_scope
-from ttc_plugins.strategies.candidates import MeteredOutput
+from ttc_plugins.strategies.candidates import MeteredOutput, output_text
 
-__all__ = ["as_verifier_runnable", "metered", "model_of", "output_parser_of", "role_runnable"]
+__all__ = [
+    "Binding",
+    "as_verifier_runnable",
+    "metered",
+    "model_of",
+    "output_parser_of",
+    "role_runnable",
+    "texts_of",
+]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How a family's call target runs on langchain-core: its Runnable, how a payload becomes the
+    Runnable's input (``render``) and how its output becomes the reply the core reads (``read``).
+
+    Example:
+        >>> shout = Binding(RunnableLambda(str.upper), render=lambda payload: payload["text"])
+        >>> shout.reply(shout.runnable.invoke(shout.input({"text": "hi"})))
+        'HI'
+    """
+
+    runnable: Runnable[Any, Any]
+    render: Callable[[Any], Any] | None = None
+    read: Callable[[Any], Any] | None = None
+
+    def input(self, payload: Any) -> Any:
+        """The Runnable's input for a call's payload."""
+        return self.render(payload) if self.render is not None else payload
+
+    def reply(self, output: Any) -> Any:
+        """The reply the core reads for the Runnable's output (a failure is passed on as it is)."""
+        if self.read is None or isinstance(output, BaseException):
+            return output
+        return self.read(output)
+
+
+def texts_of(*fields: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``render`` that turns the named output fields of a payload into text, for a textual step's prompt.
+
+    Example:
+        >>> texts_of("chosen")({"chosen": {"answer": "4"}, "gradient": "be brief"})
+        {'chosen': '4', 'gradient': 'be brief'}
+    """
+    return lambda payload: {**payload, **{name: output_text(payload[name]) for name in fields}}
 
 
 def model_of(runnable: Runnable[Any, Any]) -> BaseChatModel | None:
