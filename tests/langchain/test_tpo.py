@@ -44,23 +44,6 @@ def test_chosen_and_rejected_are_the_best_and_worst_scored_and_feed_the_next_rou
     assert round_best_scores(result) == [0.7, 0.9]
 
 
-def test_the_best_response_over_all_rounds_is_returned_even_if_a_later_round_is_worse():
-    solver = tpo(_queue("great", "bad"), scorer=BY_WORD, samples=2, rounds=1,
-                 loss=_queue("l"), gradient=_queue("g"), update=_queue("ok", "ok"))  # fmt: skip
-    result = solver.with_result().invoke("q", SERIAL)
-    assert result.output == "great"
-    assert round_best_scores(result) == [0.9, 0.5]
-
-
-def test_with_nothing_to_prefer_it_stops_converged():
-    solver = tpo(
-        _queue("ok", "ok"), scorer=BY_WORD, samples=2, rounds=3, loss=_queue(), gradient=_queue(), update=_queue()
-    )
-    result = solver.with_result().invoke("q", SERIAL)
-    assert result.stop_reason == "converged"
-    assert [e.kind for e in result.events] == ["round_best", "no_preference"]
-
-
 def test_every_role_is_charged_and_the_budget_stops_mid_round():
     model = ScriptedChatModel(replies=["bad", "good", "loss text", "gradient text", "best", "best"], max_tokens=10)
     budget = Budget(max_calls=4)  # 2 samples, the loss, the gradient; the rewrite is refused

@@ -9,7 +9,7 @@ from langgraph.graph import END, START, StateGraph
 
 from tests.langchain.fakes import ScriptedChatModel
 from ttc_plugins import AllCandidatesFailed, Budget, TTCResult, budget_scope
-from ttc_plugins.langchain import llm_judge, round_best_scores, tpo
+from ttc_plugins.langchain import llm_judge, round_best_scores
 from ttc_plugins.langgraph import TTCContext, TTCResultField
 from ttc_plugins.langgraph.tpo import create_tpo_graph
 from ttc_plugins.verifiers import programmatic
@@ -63,85 +63,6 @@ def test_chosen_and_rejected_are_the_best_and_worst_scored_and_feed_the_next_rou
     gradient = next(e.data for e in result.events if e.kind == "textual_gradient")
     assert gradient == {"round": 1, "chosen": 2, "rejected": 1, "loss": "good is specific", "gradient": "be specific"}
     assert [c.index for c in out["candidates"]] == list(range(6))
-
-
-def test_each_round_learns_from_the_best_and_worst_over_all_rounds_so_far():
-    losses = []
-    graph = create_tpo_graph(
-        _queue("ok", "bad"),
-        scorer=BY_WORD,
-        samples=2,
-        rounds=2,
-        loss=_recorder(losses, "l"),
-        gradient=_queue("g1", "g2"),
-        update=_queue("good", "ok", "great", "good"),
-    )
-    result = _solve(graph)["result"]
-    assert [(loss["chosen"], loss["rejected"]) for loss in losses] == [("ok", "bad"), ("good", "bad")]
-    assert round_best_scores(result) == [0.5, 0.7, 0.9]
-    assert (result.output, result.chosen) == ("great", 4)
-
-
-def test_the_best_response_over_all_rounds_is_returned_even_if_a_later_round_is_worse():
-    graph = create_tpo_graph(
-        _queue("great", "bad"),
-        scorer=BY_WORD,
-        samples=2,
-        rounds=1,
-        loss=_queue("l"),
-        gradient=_queue("g"),
-        update=_queue("ok", "ok"),
-    )
-    out = _solve(graph)
-    assert out["answer"] == "great"
-    assert round_best_scores(out["result"]) == [0.9, 0.5]
-
-
-def test_with_nothing_to_prefer_it_stops_converged():
-    graph = create_tpo_graph(
-        _queue("ok", "ok"), scorer=BY_WORD, samples=2, rounds=3, loss=_queue(), gradient=_queue(), update=_queue()
-    )
-    result = _solve(graph)["result"]
-    assert result.stop_reason == "converged"
-    assert [e.model_dump() for e in result.events] == [
-        {"kind": "round_best", "data": {"round": 0, "best_score": 0.5}},
-        {"kind": "no_preference", "data": {"round": 1}},
-    ]
-
-
-def test_it_gives_the_same_responses_events_and_stop_as_the_langchain_wrapper():
-    def build(factory):
-        return factory(
-            _queue("ok", "bad", "bad"),
-            scorer=BY_WORD,
-            samples=3,
-            rounds=3,
-            loss=_queue("l1", "l2", "l3"),
-            gradient=_queue("g1", "g2", "g3"),
-            update=_queue("good", "x", "bad", "great", "ok", "good", "best", "bad", "ok"),
-        )
-
-    graph_result = _solve(build(create_tpo_graph))["result"]
-    chain_result = build(tpo).with_result().invoke("Describe it.", ONE_AT_A_TIME)
-    assert [c.model_dump() for c in graph_result.candidates] == [c.model_dump() for c in chain_result.candidates]
-    assert graph_result.events == chain_result.events
-    assert (graph_result.output, graph_result.stop_reason) == (chain_result.output, chain_result.stop_reason)
-    assert round_best_scores(graph_result) == [0.5, 0.7, 0.9, 1.0]
-
-
-def test_a_failing_loss_step_stops_the_run_with_an_error_and_the_best_so_far():
-    def loss(payload):
-        raise TimeoutError("loss timed out")
-
-    graph = create_tpo_graph(
-        _queue("ok", "bad"), scorer=BY_WORD, samples=2, rounds=2, loss=loss, gradient=_queue(), update=_queue()
-    )
-    result = _solve(graph)["result"]
-    assert (result.output, result.stop_reason) == ("ok", "error")
-    assert result.events[-1].model_dump() == {
-        "kind": "loss_failed",
-        "data": {"round": 1, "error": "TimeoutError('loss timed out')"},
-    }
 
 
 def test_every_role_is_charged_and_the_budget_stops_mid_round():
