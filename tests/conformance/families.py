@@ -122,5 +122,3 @@ BUILDERS: dict[str, dict[str, Callable[[Script, dict[str, Any]], Runner]]] = {
 }
 CASES = [*TPO_CASES]
 DRIVERS = ("langchain", "langgraph", "dspy")
-
-
