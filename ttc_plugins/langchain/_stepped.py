@@ -2,8 +2,9 @@
 
 Each strategy's decisions are a generator that yields steps and receives the results (exceptions as
 values). A family whose core lives in ``strategies/`` yields :class:`~ttc_plugins.strategies.steps.Step`
-objects naming targets, which the strategy's :class:`Binding` s turn into Runnable calls; the others
-still yield ``(role, runnable, payloads)`` tuples until their cores move. A sync and an async driver
+objects naming targets, which the strategy's :class:`Binding` s turn into Runnable calls (TPO, refine,
+feedback + edit); budget forcing and step-back still yield ``(role, runnable, payloads)`` tuples until
+their cores move. A sync and an async driver
 run the steps (a batch per step, under the caller's ``max_concurrency``, callbacks, tags and
 metadata), all inside a child budget whose spend becomes the result's.
 """
@@ -22,8 +23,9 @@ from pydantic import ConfigDict
 from ttc_plugins.budget import budget_role, strategy_run_scope
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
+from ttc_plugins.strategies.candidates import output_text
 
-__all__ = ["Binding", "Step", "SteppedStrategy", "StrategyLoop"]
+__all__ = ["Binding", "Step", "SteppedStrategy", "StrategyLoop", "texts_of"]
 
 # (role the calls are charged to, the Runnable to run, one payload per call)
 Step = tuple[str, Runnable[Any, Any], list[Any]]
@@ -38,6 +40,20 @@ class Binding:
     runnable: Runnable[Any, Any]
     render: Callable[[Any], Any] | None = None
     read: Callable[[Any], Any] | None = None
+
+
+def texts_of(*fields: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``render`` that turns the named output fields of a payload into text, for a prompt template.
+
+    The cores pass outputs (a chat message, a parsed object), not text, so that each shell shows them
+    its own way.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> texts_of("draft")({"question": "q", "draft": AIMessage("Answer: 7")})
+        {'question': 'q', 'draft': 'Answer: 7'}
+    """
+    return lambda payload: {**payload, **{name: output_text(payload[name]) for name in fields}}
 
 
 def _resolve(step: Step | steps.Step, bindings: Mapping[str, Binding]) -> tuple[str, Binding, list[Any]]:

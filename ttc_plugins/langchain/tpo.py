@@ -34,7 +34,7 @@ from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from ttc_plugins._runnables import output_parser_of, role_runnable
-from ttc_plugins.langchain._stepped import Binding, SteppedStrategy, StrategyLoop
+from ttc_plugins.langchain._stepped import Binding, SteppedStrategy, StrategyLoop, texts_of
 from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
 from ttc_plugins.prompts import TPO_GRADIENT_USER, TPO_LOSS_USER, TPO_UPDATE_USER
 from ttc_plugins.strategies.candidates import AnswerExtractor, output_text
@@ -42,11 +42,6 @@ from ttc_plugins.strategies.options import check_count, check_sample_count
 from ttc_plugins.strategies.tpo import round_best_scores, tpo_loop
 
 __all__ = ["TPO", "round_best_scores", "tpo"]
-
-
-def _texts_of(*fields: str) -> Any:
-    """Render the named response fields of a payload as text, for the textual steps' prompts."""
-    return lambda payload: {**payload, **{name: output_text(payload[name]) for name in fields}}
 
 
 class TPO(SteppedStrategy):
@@ -71,9 +66,9 @@ class TPO(SteppedStrategy):
         return {
             "generate": Binding(self.runnable),
             "score": Binding(self.scorer),
-            "loss": Binding(self.loss, render=_texts_of("chosen", "rejected"), read=output_text),
+            "loss": Binding(self.loss, render=texts_of("chosen", "rejected"), read=output_text),
             "gradient": Binding(self.gradient, read=output_text),
-            "update": Binding(self.update, render=_texts_of("chosen")),
+            "update": Binding(self.update, render=texts_of("chosen")),
         }
 
     def _loop(self, input: Any) -> StrategyLoop:
