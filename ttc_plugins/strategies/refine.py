@@ -251,7 +251,7 @@ def human_decision(answer: Any) -> tuple[str, str | None] | None:
     return None
 
 
-Lineage = list[tuple[int, int]]
+_Lineage = list[tuple[int, int]]  # (step, call) numbers
 
 
 def _failed(index: int, step: str, error: BaseException) -> Candidate:
@@ -337,7 +337,7 @@ def refine_loop(
     """
     tracker = RefineTracker(rules)
     log = RunLog(events=tracker.events)  # the tracker's events and the loop's own, in one order
-    made_by: dict[int, Lineage] = {}
+    made_by: dict[int, _Lineage] = {}
     (drafted,) = yield log.step("generator", "draft", [user_input])
     if isinstance(drafted, BaseException):
         raise drafted  # nothing to refine and nothing to return
