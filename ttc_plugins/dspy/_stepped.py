@@ -1,8 +1,10 @@
 """The refine family's stepped run: one decision loop per strategy, driven sync or async.
 
-Refine, FeedbackEdit and TPO each write their decisions once, as a generator that yields
-:class:`Step` objects ("make these calls of this predictor, or of the scorer, charged to this role")
-and reads the outcomes back (exceptions as values), as the LangChain shells do. ``run_steps`` runs a
+A strategy's decisions are a generator that yields :class:`Step` objects ("make these calls of this
+predictor, or of the scorer, charged to this role") and reads the outcomes back (exceptions as
+values). Refine, FeedbackEdit and TPO get theirs from their family's core in ``strategies/`` through
+:func:`family_steps`, as the LangChain shells do; budget forcing and step-back still write theirs
+here. ``run_steps`` runs a
 step's calls in a thread pool that copies the context, ``arun_steps`` with ``asyncio.gather``; so
 ``forward`` and ``aforward`` share every decision. Each call has its own child budget (its exact
 tokens), its own trace (only the steps that made the returned version reach the caller's trace)
@@ -30,8 +32,8 @@ from ttc_plugins.dspy._sampling import base_rollout_id, pass_on, signature_input
 from ttc_plugins.dspy.budgeted_lm import BudgetedLM
 from ttc_plugins.dspy.judge import FirstVerdictJudge, JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
-from ttc_plugins.results import Candidate, InvalidVerdict, TTCResult
-from ttc_plugins.strategies.candidates import MeteredOutput, apply_verdict, make_candidates
+from ttc_plugins.results import InvalidVerdict, TTCResult
+from ttc_plugins.strategies.candidates import MeteredOutput
 from ttc_plugins.strategies.steps import FamilyLoop
 
 __all__ = [
@@ -45,13 +47,11 @@ __all__ = [
     "arun_steps",
     "family_steps",
     "generated_reply",
-    "judged",
     "prediction_of",
     "run_in_scope",
     "run_steps",
     "scorer_parts",
     "scoring_reply",
-    "version_of",
 ]
 
 
@@ -214,35 +214,6 @@ class StepRun:
             step = self.ask(role, judge, [judge_inputs(signature, self.inputs, p, rubric) for p in predictions])
             return Step(role, FirstVerdictJudge(judge), step.calls)
         return Step(role, function, [Call({"inputs": dict(self.inputs), "prediction": p}) for p in predictions])
-
-
-def version_of(call: Call, index: int, answer_field: str) -> Candidate:
-    """The candidate a predictor call made (or its failure), with the call's tokens."""
-    candidate = make_candidates([call.outcome], start=index, extract=lambda p: answer_of(p, answer_field))[0]
-    if call.budget is not None:
-        spent = call.budget.spent
-        candidate.input_tokens, candidate.output_tokens = spent.input_tokens, spent.output_tokens
-    return candidate
-
-
-def judged(candidate: Candidate, reply: Any, *, step: str) -> Candidate:
-    """The candidate with a scoring reply applied: a verdict and score, or a marked failure.
-
-    A ``dspy.Prediction`` reply is read as an LLM judge's (score 0-10); anything else as a verdict, a
-    number in [0, 1] or a bool. A budget refusal marks the candidate ``budget_refused``.
-
-    Example:
-        >>> judged(Candidate(index=0, output="x"), 0.5, step="scoring").score
-        0.5
-        >>> judged(Candidate(index=0, output="x"), "great!", step="scoring").error
-        "scoring failed: verifier returned str, not a Verdict, bool, number or mapping: 'great!'"
-    """
-    if isinstance(reply, dspy.Prediction):
-        try:
-            reply = verdict_of(reply)
-        except InvalidVerdict as invalid:
-            return candidate.model_copy(update={"error": f"{step} failed: {invalid}"})
-    return apply_verdict(candidate, reply, step=step)
 
 
 def generated_reply(call: Call) -> Any:

@@ -4,8 +4,11 @@ Three roles that may run on three different models (``program.feedback.lm = ...`
 model that writes specific, actionable feedback, and an edit model that rewrites a draft given one
 feedback, plus a judge. Width scales each stage: ``drafts`` responses, ``feedbacks`` per draft, ``edits``
 per feedback; every draft and edit is judged and the best-scored one returned, so a bad edit can never
-beat its own draft. The stages, widths, events and stop reasons are the LangChain shell's. Calls are
-charged by role: "drafter", "feedback", "editor", "judge".
+beat its own draft. The stages, widths, events and stop reasons are
+:func:`~ttc_plugins.strategies.feedback_edit.feedback_edit_loop`'s, as in the LangChain shell. Calls are
+charged by role: "drafter", "feedback", "editor", "judge". Only the calls in the winner's lineage reach
+the caller's trace: a winning draft and its judging, or a winning edit's feedback, edit and judging (not
+the draft it fixed, which would teach the drafter a worse answer).
 
 Example:
     >>> import dspy
@@ -25,12 +28,12 @@ Example:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     editor_signature,
@@ -39,17 +42,19 @@ from ttc_plugins.dspy._refine_signatures import (
 )
 from ttc_plugins.dspy._stepped import (
     Call,
+    Step,
     StepLoop,
     StepRun,
+    answer_of,
     arun_in_scope,
-    judged,
+    family_steps,
+    generated_reply,
     prediction_of,
     run_in_scope,
     scorer_parts,
-    version_of,
+    scoring_reply,
 )
-from ttc_plugins.results import Candidate, StopReason, TTCEvent
-from ttc_plugins.strategies.candidates import scored_result
+from ttc_plugins.strategies.feedback_edit import feedback_edit_loop
 from ttc_plugins.strategies.options import check_count, check_feedback_edit_widths, check_temperature
 
 __all__ = ["FeedbackEdit"]
@@ -121,64 +126,34 @@ class FeedbackEdit(dspy.Module):
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
         return prediction_of(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature))
 
-    def _loop(self, run: StepRun) -> StepLoop:
-        drafted = yield run.ask("drafter", self.draft, [run.inputs] * self.drafts, sampled=True)
-        versions = [version_of(call, index, self.answer_field) for index, call in enumerate(drafted)]
-        made_by: dict[int, list[Call]] = {v.index: [call] for v, call in zip(versions, drafted, strict=True)}
-        events = [TTCEvent(kind="draft", data={"index": c.index}) for c in versions]
-        refused = any(c.budget_refused for c in versions)
-        asks = [
-            (draft, {**run.inputs, "draft": fenced(draft.output, "draft")})
-            for draft in versions
-            if draft.ok
-            for _ in range(self.feedbacks)
-        ]
-        if asks and not refused:
-            replies = yield run.ask("feedback", self.feedback, [payload for _, payload in asks], sampled=True)
-            tasks = []
-            for (draft, payload), reply in zip(asks, replies, strict=True):
-                if reply.failed:
-                    refused = refused or isinstance(reply.outcome, BudgetExceeded)
-                    data = {"draft": draft.index, "error": repr(reply.outcome)}
-                    events.append(TTCEvent(kind="feedback_failed", data=data))
-                    continue
-                feedback = str(reply.outcome.feedback)
-                events.append(TTCEvent(kind="feedback", data={"draft": draft.index, "feedback": feedback}))
-                tasks += [(draft, feedback, reply, {**payload, "feedback": feedback})] * self.edits
-            if tasks and not refused:
-                edited = yield run.ask("editor", self.edit, [payload for *_, payload in tasks], sampled=True)
-                for (draft, feedback, reply, _), call in zip(tasks, edited, strict=True):
-                    version = version_of(call, len(versions), self.answer_field)
-                    data = {"index": version.index, "draft": draft.index, "feedback": feedback}
-                    events.append(TTCEvent(kind="edit", data=data))
-                    made_by[version.index] = [*made_by[draft.index], reply, call]
-                    versions.append(version)
-        return (yield from self._judged(run, versions, made_by, "budget" if refused else "done", events))
-
-    def _judged(
-        self,
-        run: StepRun,
-        versions: list[Candidate],
-        made_by: dict[int, list[Call]],
-        stop: StopReason,
-        events: list[TTCEvent],
-    ) -> StepLoop:
-        pending = [c for c in versions if c.ok]
-        scored_by: dict[int, Call] = {}
-        if pending:
-            scorings = yield run.score("judge", self.judge, self.scorer, self.rubric, [c.output for c in pending])
-            scored_by = {c.index: call for c, call in zip(pending, scorings, strict=True)}
-            versions = [judged(c, scored_by[c.index].outcome, step="verification") if c.ok else c for c in versions]
-        if any(c.budget_refused for c in versions):
-            stop = "budget"
-        result = scored_result(versions, stop_reason=stop, events=events)
-        return result, self._traces(versions[result.chosen], made_by, scored_by)
+    def _bind(self, run: StepRun, role: str, target: str, payloads: list[dict[str, Any]]) -> Step:
+        """The DSPy calls for one of the core's steps: its payloads as this module's signature fields."""
+        if target == "score":
+            return run.score(role, self.judge, self.scorer, self.rubric, [p["candidate"] for p in payloads])
+        # Every other stage repeats requests (drafts of one task, feedbacks on one draft): sampled.
+        if target == "draft":
+            return run.ask(role, self.draft, [run.inputs] * len(payloads), sampled=True)
+        shown = [{**run.inputs, "draft": fenced(p["draft"], "draft")} for p in payloads]
+        if target == "feedback":
+            return run.ask(role, self.feedback, shown, sampled=True)
+        edits = [{**fields, "feedback": p["feedback"]} for fields, p in zip(shown, payloads, strict=True)]
+        return run.ask(role, self.edit, edits, sampled=True)
 
     @staticmethod
-    def _traces(chosen: Candidate, made_by: dict[int, list[Call]], scored_by: dict[int, Call]) -> list[list[Any]]:
-        """The steps that made the returned version: its draft (only when the draft itself won: a draft that
-        needed fixing would teach the drafter a worse answer), the feedback and edit, and its judging."""
-        calls = made_by[chosen.index]
-        if len(calls) > 1:
-            calls = calls[1:]
-        return [call.trace for call in (*calls, scored_by[chosen.index])]
+    def _read(target: str, call: Call) -> Any:
+        if target == "score":
+            return scoring_reply(call)
+        if call.failed or target != "feedback":
+            return generated_reply(call)
+        return str(call.outcome.feedback)
+
+    def _loop(self, run: StepRun) -> StepLoop:
+        core = feedback_edit_loop(
+            run.inputs,
+            question="; ".join(f"{name}: {value}" for name, value in run.inputs.items()),
+            drafts=self.drafts,
+            feedbacks=self.feedbacks,
+            edits=self.edits,
+            extract=lambda prediction: answer_of(prediction, self.answer_field),
+        )
+        return (yield from family_steps(core, partial(self._bind, run), self._read))

@@ -2,8 +2,11 @@
 
 An edit is accepted only if the scorer does not rate it lower than the best version so far, so a run
 can never end worse than its draft; it returns the best version, not the last, and stops for a named
-reason (see :mod:`ttc_plugins.strategies.refine`), as the LangChain shell does. Calls are charged by
-role: "generator" (draft), "critic", "editor", "verifier" (scorer).
+reason: rounds, stops and versions are :func:`~ttc_plugins.strategies.refine.refine_loop`'s, as in the
+LangChain shell. Calls are charged by role: "generator" (draft), "critic", "editor", "verifier" (scorer).
+Only the calls in the returned version's lineage reach the caller's trace (its draft, or the critique
+and edit that made it, its scoring, and the critique that found nothing left to fix), so
+BootstrapFewShot learns from the steps that produced the answer, never from a rejected edit.
 
 How it differs from ``dspy.Refine(module, N, reward_fn, threshold)``: ``dspy.Refine`` re-runs the whole
 module up to N times, each time with an LLM-written hint from an ``OfferFeedback`` call, until the reward
@@ -36,12 +39,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.dspy._answer_field import answer_field_of
 from ttc_plugins.dspy._refine_signatures import (
     critic_signature,
@@ -50,19 +53,21 @@ from ttc_plugins.dspy._refine_signatures import (
 )
 from ttc_plugins.dspy._stepped import (
     Call,
+    Step,
     StepLoop,
     StepRun,
+    answer_of,
     arun_in_scope,
-    judged,
+    family_steps,
+    generated_reply,
     prediction_of,
     run_in_scope,
     scorer_parts,
-    version_of,
+    scoring_reply,
 )
 from ttc_plugins.prompts import critic_is_satisfied
-from ttc_plugins.results import Candidate, TTCEvent
 from ttc_plugins.strategies.options import check_temperature
-from ttc_plugins.strategies.refine import AcceptRule, RefineRules, RefineTracker
+from ttc_plugins.strategies.refine import AcceptRule, RefineRules, refine_loop
 
 __all__ = ["Refine"]
 
@@ -137,80 +142,33 @@ class Refine(dspy.Module):
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
         return prediction_of(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature))
 
-    def _scored(self, made: Call, index: int, scoring: Call) -> Candidate:
-        return judged(version_of(made, index, self.answer_field), scoring.outcome, step="scoring")
-
-    def _loop(self, run: StepRun) -> StepLoop:
-        """The refine loop (the protocol of :class:`~ttc_plugins.strategies.refine.RefineTracker`)."""
-        tracker = RefineTracker(self.rules)
-        (drafted,) = yield run.ask("generator", self.draft, [run.inputs])
-        if drafted.failed:
-            raise drafted.outcome  # nothing to refine and nothing to return
-        (scoring,) = yield run.score("verifier", self.judge, self.scorer, self.rubric, [drafted.outcome])
-        tracker.add_draft(first := self._scored(drafted, 0, scoring))
-        if first.budget_refused:
-            tracker.stop_for_budget()
-        # The critique and edit calls that made each version, and each version's scoring call.
-        made_by: dict[int, list[Call]] = {0: []}
-        scored_by = {0: scoring}
-        satisfied_by: Call | None = None
-        while tracker.start_round():
-            base = tracker.best
-            shown = fenced(base.output, "draft")
-            (critique,) = yield run.ask("critic", self.critic, [{**run.inputs, "draft": shown}], sampled=True)
-            if isinstance(critique.outcome, BudgetExceeded):
-                tracker.stop_for_budget()
-                break
-            index = len(tracker.versions)
-            if critique.failed:
-                error = f"critique failed: {type(critique.outcome).__name__}: {critique.outcome}"
-                tracker.consider_edit(Candidate(index=index, error=error))
-                continue
-            feedback = str(critique.outcome.feedback)
-            tracker.events.append(TTCEvent(kind="critique", data={"round": tracker.rounds, "critique": feedback}))
-            if self.satisfied(feedback):
-                tracker.critic_satisfied()
-                satisfied_by = critique
-                break
-            payload = {**run.inputs, "draft": shown, "feedback": feedback}
-            (edited,) = yield run.ask("editor", self.edit, [payload], sampled=True)
-            if isinstance(edited.outcome, BudgetExceeded):
-                tracker.stop_for_budget()
-                break
-            if edited.failed:
-                error = f"edit failed: {type(edited.outcome).__name__}: {edited.outcome}"
-                tracker.consider_edit(Candidate(index=index, error=error))
-                continue
-            (scoring,) = yield run.score("verifier", self.judge, self.scorer, self.rubric, [edited.outcome])
-            tracker.consider_edit(version := self._scored(edited, index, scoring))
-            made_by[index], scored_by[index] = [*made_by[base.index], critique, edited], scoring
-            if version.budget_refused:
-                tracker.stop_for_budget()
-        result = tracker.result()
-        return result, self._traces(tracker, drafted, made_by, scored_by, satisfied_by)
+    def _bind(self, run: StepRun, role: str, target: str, payloads: list[dict[str, Any]]) -> Step:
+        """The DSPy calls for one of the core's steps: its payloads as this module's signature fields."""
+        if target == "draft":
+            return run.ask(role, self.draft, [run.inputs] * len(payloads))
+        if target == "score":
+            return run.score(role, self.judge, self.scorer, self.rubric, [p["candidate"] for p in payloads])
+        # A critique or an edit may repeat a request (the same best version again): sampled, its own rollout.
+        shown = [{**run.inputs, "draft": fenced(p["draft"], "draft")} for p in payloads]
+        if target == "critique":
+            return run.ask(role, self.critic, shown, sampled=True)
+        edits = [{**fields, "feedback": p["feedback"]} for fields, p in zip(shown, payloads, strict=True)]
+        return run.ask(role, self.edit, edits, sampled=True)
 
     @staticmethod
-    def _traces(
-        tracker: RefineTracker,
-        drafted: Call,
-        made_by: dict[int, list[Call]],
-        scored_by: dict[int, Call],
-        satisfied_by: Call | None,
-    ) -> list[list[Any]]:
-        """The steps that made the returned version, for BootstrapFewShot to learn from.
+    def _read(target: str, call: Call) -> Any:
+        if target == "score":
+            return scoring_reply(call)
+        if call.failed or target != "critique":
+            return generated_reply(call)
+        return str(call.outcome.feedback)
 
-        The critiques and edits on its chain (each one an improvement the scorer accepted), its scoring,
-        the critic's final "no issues", and the draft only when no version scored higher than it: a draft
-        the editor had to fix would teach the drafter a wrong answer.
-        """
-        best, draft = tracker.best, tracker.versions[0]
-        calls = list(made_by[best.index])
-        draft_is_as_good = best.index == 0 or (
-            draft.score is not None and best.score is not None and draft.score >= best.score
+    def _loop(self, run: StepRun) -> StepLoop:
+        core = refine_loop(
+            run.inputs,
+            question="; ".join(f"{name}: {value}" for name, value in run.inputs.items()),
+            rules=self.rules,
+            satisfied=self.satisfied,
+            extract=lambda prediction: answer_of(prediction, self.answer_field),
         )
-        if draft_is_as_good:
-            calls.insert(0, drafted)
-        calls.append(scored_by[best.index])
-        if satisfied_by is not None:
-            calls.append(satisfied_by)
-        return [call.trace for call in calls]
+        return (yield from family_steps(core, partial(self._bind, run), self._read))

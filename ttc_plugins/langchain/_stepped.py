@@ -2,16 +2,16 @@
 
 Each strategy's decisions are a generator that yields steps and receives the results (exceptions as
 values). A family whose core lives in ``strategies/`` yields :class:`~ttc_plugins.strategies.steps.Step`
-objects naming targets, which the strategy's :class:`Binding` s turn into Runnable calls; the others
-still yield ``(role, runnable, payloads)`` tuples until their cores move. A sync and an async driver
+objects naming targets, which the strategy's :class:`Binding` s turn into Runnable calls (TPO, refine,
+feedback + edit); budget forcing and step-back still yield ``(role, runnable, payloads)`` tuples until
+their cores move. A sync and an async driver
 run the steps (a batch per step, under the caller's ``max_concurrency``, callbacks, tags and
 metadata), all inside a child budget whose spend becomes the result's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
@@ -19,25 +19,16 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import patch_config
 from pydantic import ConfigDict
 
+from ttc_plugins._runnables import Binding, texts_of
 from ttc_plugins.budget import budget_role, strategy_run_scope
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
 
-__all__ = ["Binding", "Step", "SteppedStrategy", "StrategyLoop"]
+__all__ = ["Binding", "Step", "SteppedStrategy", "StrategyLoop", "texts_of"]
 
 # (role the calls are charged to, the Runnable to run, one payload per call)
 Step = tuple[str, Runnable[Any, Any], list[Any]]
 StrategyLoop = Generator[Step | steps.Step, list[Any], TTCResult]
-
-
-@dataclass(frozen=True)
-class Binding:
-    """How a family's call target runs in LangChain: its Runnable, how a payload becomes the Runnable's
-    input (``render``) and how its output becomes the reply the core reads (``read``)."""
-
-    runnable: Runnable[Any, Any]
-    render: Callable[[Any], Any] | None = None
-    read: Callable[[Any], Any] | None = None
 
 
 def _resolve(step: Step | steps.Step, bindings: Mapping[str, Binding]) -> tuple[str, Binding, list[Any]]:

@@ -23,25 +23,31 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from ttc_plugins._runnables import output_parser_of, role_runnable
-from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
-from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, judged_candidate, question_text
+from ttc_plugins.langchain._stepped import Binding, SteppedStrategy, StrategyLoop, texts_of
+from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
 from ttc_plugins.prompts import EDITOR_USER, FEEDBACK_USER
-from ttc_plugins.results import Candidate, StopReason, TTCEvent
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text, scored_result
+from ttc_plugins.strategies.candidates import AnswerExtractor, output_text
+from ttc_plugins.strategies.feedback_edit import feedback_edit_loop
 from ttc_plugins.strategies.options import check_feedback_edit_widths
 
 __all__ = ["FeedbackEdit", "feedback_edit"]
 
+_NAME = "feedback_edit"
+
 
 class FeedbackEdit(SteppedStrategy):
-    """Draft → feedback → edit → judge, each stage ``width`` wide (build with :func:`feedback_edit`)."""
+    """Draft → feedback → edit → judge, each stage ``width`` wide (build with :func:`feedback_edit`).
+
+    Its stages and decisions are :func:`ttc_plugins.strategies.feedback_edit.feedback_edit_loop`'s;
+    this binds the core's call targets to the drafter, the feedback and edit models and the judge.
+    """
 
     drafter: Runnable[Any, Any]
     feedback_model: Runnable[Any, Any]
@@ -52,52 +58,19 @@ class FeedbackEdit(SteppedStrategy):
     edits: int = 2
     question: QuestionFormatter = question_text
     extract: AnswerExtractor | None = None
-    name: str | None = Field(default="feedback_edit")
+    name: str | None = Field(default=_NAME)
+
+    def _bindings(self) -> Mapping[str, Binding]:
+        return {
+            "draft": Binding(self.drafter),
+            "feedback": Binding(self.feedback_model, render=texts_of("draft"), read=output_text),
+            "edit": Binding(self.edit_model, render=texts_of("draft")),
+            "score": Binding(self.judge),
+        }
 
     def _loop(self, input: Any) -> StrategyLoop:
-        question = self.question(input)
-        drafted = yield ("drafter", self.drafter, [input] * self.drafts)
-        versions = make_candidates(drafted, start=0, extract=self.extract)
-        events = [TTCEvent(kind="draft", data={"index": c.index}) for c in versions]
-        refused = any(c.budget_refused for c in versions)
-        asks = [
-            (draft, {"question": question, "draft": output_text(draft.output)})
-            for draft in versions
-            if draft.ok
-            for _ in range(self.feedbacks)
-        ]
-        if asks and not refused:
-            replies = yield ("feedback", self.feedback_model, [payload for _, payload in asks])
-            tasks = []
-            for (draft, payload), reply in zip(asks, replies, strict=True):
-                if isinstance(reply, BaseException):
-                    refused = refused or isinstance(reply, BudgetExceeded)
-                    events.append(TTCEvent(kind="feedback_failed", data={"draft": draft.index, "error": repr(reply)}))
-                    continue
-                feedback = output_text(reply)
-                events.append(TTCEvent(kind="feedback", data={"draft": draft.index, "feedback": feedback}))
-                tasks += [(draft, feedback, {**payload, "feedback": feedback})] * self.edits
-            if tasks and not refused:
-                edited = yield ("editor", self.edit_model, [payload for *_, payload in tasks])
-                for (draft, feedback, _), version in zip(
-                    tasks, make_candidates(edited, start=len(versions), extract=self.extract), strict=True
-                ):
-                    data = {"index": version.index, "draft": draft.index, "feedback": feedback}
-                    events.append(TTCEvent(kind="edit", data=data))
-                    versions.append(version)
-        return (yield from self._judged(question, versions, "budget" if refused else "done", events))
-
-    def _judged(
-        self, question: str, versions: list[Candidate], stop: StopReason, events: list[TTCEvent]
-    ) -> StrategyLoop:
-        pending = [c for c in versions if c.ok]
-        if pending:
-            verdicts = yield ("judge", self.judge, [{"question": question, "candidate": c.output} for c in pending])
-            judged = {c.index: judged_candidate(c, v) for c, v in zip(pending, verdicts, strict=True)}
-            versions = [judged.get(c.index, c) for c in versions]
-        if any(c.budget_refused for c in versions):
-            stop = "budget"
-        return scored_result(versions, stop_reason=stop, events=events)
+        widths = {"drafts": self.drafts, "feedbacks": self.feedbacks, "edits": self.edits}
+        return (yield from feedback_edit_loop(input, question=self.question(input), extract=self.extract, **widths))
 
 
 def feedback_edit(
@@ -130,27 +103,18 @@ def feedback_edit(
         return_result: return the full TTCResult rather than the best version's output.
 
     Raises:
-        ValueError: a width is not a positive integer, or the widths make more than 1,000 versions.
+        ValueError: a width is not a positive integer, or the widths make more than 1,000 versions;
+            when it runs, ``drafts`` above the budget's ``max_calls`` (they are drawn at once).
         AllCandidatesFailed: no version could be drafted and judged (with the first failure).
     """
     check_feedback_edit_widths(drafts, feedbacks, edits)
     return FeedbackEdit(
         drafter=drafter,
-        feedback_model=role_runnable(
-            feedback_model, role="feedback_model", template=FEEDBACK_USER, strategy="feedback_edit"
-        ),
+        feedback_model=role_runnable(feedback_model, role="feedback_model", template=FEEDBACK_USER, strategy=_NAME),
         edit_model=role_runnable(
-            edit_model,
-            role="edit_model",
-            template=EDITOR_USER,
-            strategy="feedback_edit",
-            parser=output_parser_of(drafter),
+            edit_model, role="edit_model", template=EDITOR_USER, strategy=_NAME, parser=output_parser_of(drafter)
         ),
         judge=as_verifier_runnable(judge),
-        drafts=drafts,
-        feedbacks=feedbacks,
-        edits=edits,
-        question=question,
-        extract=extract,
-        return_result=return_result,
-    )
+        drafts=drafts, feedbacks=feedbacks, edits=edits,
+        question=question, extract=extract, return_result=return_result,
+    )  # fmt: skip

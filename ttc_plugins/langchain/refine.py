@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.runnables import Runnable
@@ -27,19 +27,21 @@ from pydantic import Field
 
 from ttc_plugins._llm_judge import llm_judge
 from ttc_plugins._runnables import model_of, output_parser_of, role_runnable
-from ttc_plugins.budget import BudgetExceeded
-from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
-from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, judged_candidate, question_text
+from ttc_plugins.langchain._stepped import Binding, SteppedStrategy, StrategyLoop, texts_of
+from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
 from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
-from ttc_plugins.results import Candidate, TTCEvent
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text
-from ttc_plugins.strategies.refine import AcceptRule, RefineRules, RefineTracker
+from ttc_plugins.strategies.candidates import AnswerExtractor, output_text
+from ttc_plugins.strategies.refine import AcceptRule, RefineRules, refine_loop
 
 __all__ = ["Refine", "refine"]
 
 
 class Refine(SteppedStrategy):
-    """Refines the wrapped Runnable's answer in guarded rounds (build with :func:`refine`)."""
+    """Refines the wrapped Runnable's answer in guarded rounds (build with :func:`refine`).
+
+    Its rounds and decisions are :func:`ttc_plugins.strategies.refine.refine_loop`'s; this binds the
+    core's call targets to the wrapped chain, the critic, the editor and the scorer.
+    """
 
     runnable: Runnable[Any, Any]
     critic: Runnable[Any, Any]
@@ -51,50 +53,19 @@ class Refine(SteppedStrategy):
     satisfied: Callable[[str], bool] = critic_is_satisfied
     name: str | None = Field(default="refine")
 
-    def _version(self, index: int, output: Any, verdict: Any) -> Candidate:
-        candidate = make_candidates([output], start=index, extract=self.extract)[0]
-        return judged_candidate(candidate, verdict, step="scoring")
+    def _bindings(self) -> Mapping[str, Binding]:
+        return {
+            "draft": Binding(self.runnable),
+            "score": Binding(self.scorer),
+            "critique": Binding(self.critic, render=texts_of("draft"), read=output_text),
+            "edit": Binding(self.editor, render=texts_of("draft")),
+        }
 
     def _loop(self, input: Any) -> StrategyLoop:
-        """The refine loop: each ``yield`` runs one call (for its role) and gets its reply back."""
-        question = self.question(input)
-        tracker = RefineTracker(self.rules)
-        draft = (yield ("generator", self.runnable, [input]))[0]
-        if isinstance(draft, BaseException):
-            raise draft  # nothing to refine and nothing to return
-        verdict = (yield ("verifier", self.scorer, [{"question": question, "candidate": draft}]))[0]
-        tracker.add_draft(first := self._version(0, draft, verdict))
-        if first.budget_refused:
-            tracker.stop_for_budget()
-        while tracker.start_round():
-            best = output_text(tracker.best.output)
-            critique = (yield ("critic", self.critic, [{"question": question, "draft": best}]))[0]
-            if isinstance(critique, BudgetExceeded):
-                tracker.stop_for_budget()
-                break
-            index = len(tracker.versions)
-            if isinstance(critique, BaseException):
-                failed = Candidate(index=index, error=f"critique failed: {type(critique).__name__}: {critique}")
-                tracker.consider_edit(failed)
-                continue
-            feedback = output_text(critique)
-            tracker.events.append(TTCEvent(kind="critique", data={"round": tracker.rounds, "critique": feedback}))
-            if self.satisfied(feedback):
-                tracker.critic_satisfied()
-                break
-            payload = {"question": question, "draft": best, "feedback": feedback}
-            edited = (yield ("editor", self.editor, [payload]))[0]
-            if isinstance(edited, BudgetExceeded):
-                tracker.stop_for_budget()
-                break
-            if isinstance(edited, BaseException):
-                tracker.consider_edit(Candidate(index=index, error=f"edit failed: {type(edited).__name__}: {edited}"))
-                continue
-            verdict = (yield ("verifier", self.scorer, [{"question": question, "candidate": edited}]))[0]
-            tracker.consider_edit(version := self._version(index, edited, verdict))
-            if version.budget_refused:
-                tracker.stop_for_budget()
-        return tracker.result()
+        core = refine_loop(
+            input, question=self.question(input), rules=self.rules, satisfied=self.satisfied, extract=self.extract
+        )
+        return (yield from core)
 
 
 def refine(
@@ -138,25 +109,15 @@ def refine(
         ValueError: bad rules, or no critic/editor/scorer given and no chat model to default to.
         BudgetExceeded: the budget could not pay for the draft.
     """
-    rules = RefineRules(max_rounds=max_rounds, accept=accept, patience=patience, threshold=threshold)
+    roles = {"strategy": "refine", "fallback": runnable}
     return Refine(
         runnable=runnable,
-        critic=role_runnable(critic, role="critic", template=CRITIC_USER, strategy="refine", fallback=runnable),
-        editor=role_runnable(
-            editor,
-            role="editor",
-            template=EDITOR_USER,
-            strategy="refine",
-            fallback=runnable,
-            parser=output_parser_of(runnable),
-        ),
+        critic=role_runnable(critic, role="critic", template=CRITIC_USER, **roles),
+        editor=role_runnable(editor, role="editor", template=EDITOR_USER, parser=output_parser_of(runnable), **roles),
         scorer=as_verifier_runnable(scorer) if scorer is not None else _default_scorer(runnable),
-        rules=rules,
-        question=question,
-        extract=extract,
-        satisfied=satisfied,
-        return_result=return_result,
-    )
+        rules=RefineRules(max_rounds=max_rounds, accept=accept, patience=patience, threshold=threshold),
+        question=question, extract=extract, satisfied=satisfied, return_result=return_result,
+    )  # fmt: skip
 
 
 def _default_scorer(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:

@@ -5,15 +5,22 @@ right answer into a wrong one. So a refine run keeps every version, accepts an e
 scorer does not rate it lower than the best so far (or only when strictly higher), and returns the
 best version, not the last. It stops, and says why, when:
 
-==================  ==================  ====================================================
-rule                ``stop_reason``     when
-==================  ==================  ====================================================
-critic_satisfied    ``"converged"``     the critic finds nothing to improve
-threshold           ``"threshold"``     the best score reaches ``threshold``
-patience            ``"converged"``     ``patience`` rounds in a row without an accepted edit
-max_rounds          ``"done"``          ``max_rounds`` edit rounds were made
-budget              ``"budget"``        the budget cannot pay for the next call
-==================  ==================  ====================================================
+====================  =========  ==============================================  ==========================
+target        role       payload                                         reply
+============  =========  ==============================================  ==========================
+``draft``     generator  the user's input                                the first version
+``score``     verifier   ``{"question", "candidate"}``                   a verdict
+``critique``  critic     ``{"question", "draft"}``                       feedback text
+``review``    human      ``{"question", "draft", "feedback", "round"}``  see :func:`human_decision`
+``edit``      editor     ``{"question", "draft", "feedback"}``           a new version
+============  =========  ==============================================  ==========================
+
+``draft`` in the critique and edit payloads is the best version's output object, which each shell
+renders its own way (text in LangChain, fenced fields in DSPy); in a review it is that version's text,
+for a person to read. ``review`` is asked only with ``human_review=True``, after each critique that
+is not satisfied. Each version's ``lineage`` names the calls that made it: the draft call and its
+scoring; for an edit its critique, its review (if any), the edit call and its scoring. The critique
+that found nothing to improve joins the winner's lineage too: it is the critic's verdict on it.
 
 Example:
     >>> from ttc_plugins import Candidate
@@ -29,14 +36,37 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ttc_plugins.results import Candidate, StopReason, TTCEvent, TTCResult
+from ttc_plugins.strategies.candidates import (
+    AnswerExtractor,
+    apply_verdict,
+    make_candidates,
+    output_text,
+    stops_the_run,
+)
 from ttc_plugins.strategies.options import check_count, check_threshold
+from ttc_plugins.strategies.steps import FamilyLoop, RunLog, Step
 
-__all__ = ["AcceptRule", "RefineRules", "RefineTracker", "preference_pair"]
+__all__ = [
+    "HUMAN_ANSWERS",
+    "ROLES",
+    "AcceptRule",
+    "RefineRules",
+    "RefineTracker",
+    "human_decision",
+    "preference_pair",
+    "refine_loop",
+]
+
+ROLES = ("generator", "verifier", "critic", "editor", "human")
+"""The budget roles of refine's steps (a LangGraph step graph has a node for each); "human" only with review."""
+
+HUMAN_ANSWERS = "True or None (approve the feedback), a non-empty string (replace it) or {'stop': True}"
+"""What a human reviewer may answer, for the message that asks again (or refuses) after anything else."""
 
 AcceptRule = Literal["not_lower", "higher"]
 StopRule = Literal["critic_satisfied", "threshold", "patience", "max_rounds", "budget"]
@@ -200,3 +230,163 @@ def preference_pair(candidates: Sequence[Candidate]) -> tuple[Candidate, Candida
     if chosen.score == rejected.score:
         return None
     return chosen, rejected
+
+
+def human_decision(answer: Any) -> tuple[str, str | None] | None:
+    """What a human reviewer's answer asks for: ``("approve", None)``, ``("replace", text)`` or
+    ``("stop", None)``; None when it is none of :data:`HUMAN_ANSWERS` (a shell may ask again).
+
+    Example:
+        >>> human_decision(None), human_decision("Check the units."), human_decision({"stop": True})
+        (('approve', None), ('replace', 'Check the units.'), ('stop', None))
+        >>> human_decision("  ") is None, human_decision(False) is None
+        (True, True)
+    """
+    if answer is None or answer is True:
+        return "approve", None
+    if isinstance(answer, str) and answer.strip():
+        return "replace", answer
+    if isinstance(answer, Mapping) and answer.get("stop") is True:
+        return "stop", None
+    return None
+
+
+_Lineage = list[tuple[int, int]]  # (step, call) numbers
+
+
+def _failed(index: int, step: str, error: BaseException) -> Candidate:
+    # A version that never came to be: it still costs its round (patience counts it), not the run.
+    failed = Candidate(index=index, error=f"{step} failed: {type(error).__name__}: {error}")
+    failed._exception = error
+    return failed
+
+
+def _version(
+    log: RunLog, question: str, index: int, output: Any, extract: AnswerExtractor | None
+) -> Generator[Step, list[Any], tuple[Candidate, tuple[int, int]]]:
+    """A drafted or edited output as a scored version, and the number of its scoring call."""
+    unscored = make_candidates([output], start=index, extract=extract)[0]
+    (verdict,) = yield log.step("verifier", "score", [{"question": question, "candidate": unscored.output}])
+    return apply_verdict(unscored, verdict, step="scoring"), (log.last, 0)
+
+
+def _reviewed(
+    log: RunLog, tracker: RefineTracker, question: str, feedback: str
+) -> Generator[Step, list[Any], str | None]:
+    """Ask a human about the critic's feedback: the feedback to edit with, or None when they stop the run."""
+    request = {"question": question, "draft": output_text(tracker.best.output), "feedback": feedback,
+               "round": tracker.rounds}  # fmt: skip
+    (answer,) = yield log.step("human", "review", [request])
+    if isinstance(answer, BaseException):
+        raise answer  # the review itself broke: there is no decision to act on
+    decision = human_decision(answer)
+    if decision is None:
+        raise ValueError(f"a human review answers {HUMAN_ANSWERS}; got {answer!r}")
+    kind, replacement = decision
+    if kind == "stop":  # the human plays the critic who is satisfied
+        log.event("human_stop", round=tracker.rounds)
+        tracker.critic_satisfied()
+        return None
+    feedback = replacement if replacement is not None else feedback
+    log.event("human_feedback", round=tracker.rounds, decision=kind, feedback=feedback)
+    return feedback
+
+
+def refine_loop(
+    user_input: Any,
+    *,
+    question: str,
+    rules: RefineRules,
+    satisfied: Callable[[str], bool],
+    extract: AnswerExtractor | None = None,
+    human_review: bool = False,
+) -> FamilyLoop:
+    """Guarded self-refine as a step generator: draft, then critique → [review] → edit → score rounds.
+
+    A failed draft is raised (there is nothing to refine or return). A failed critique or edit costs
+    its round as a failed version. A budget refusal that stops the run (``stops_the_run``) of a
+    critique, an edit or a scoring stops refining with the best version so far; a refusal by a budget
+    made inside the call fails that call only, like any other failure.
+
+    Args:
+        user_input: what ``draft`` is given (the wrapped chain's input, a DSPy module's inputs).
+        question: the question text for the scorer, the critic, the editor and a reviewer.
+        rules: when an edit is accepted and when refining stops.
+        satisfied: ``feedback -> bool``, whether the critic found nothing to fix.
+        extract: ``output -> answer`` for each version's ``answer``.
+        human_review: ask a human (target ``review``) about each feedback before it is used.
+
+    Raises:
+        ValueError: a reviewer's answer is none of :data:`HUMAN_ANSWERS`.
+
+    Example:
+        >>> from ttc_plugins.prompts import critic_is_satisfied
+        >>> from ttc_plugins.strategies.steps import drive
+        >>> replies = {"draft": "Answer: 8", "edit": "Answer: 7"}
+        >>> def respond(call):
+        ...     if call.target == "score":
+        ...         return call.payload["candidate"] == "Answer: 7"
+        ...     if call.target == "critique":
+        ...         return "NO ISSUES" if call.payload["draft"] == "Answer: 7" else "3 + 4 is 7."
+        ...     return replies[call.target]
+        >>> loop = refine_loop("What is 3 + 4?", question="What is 3 + 4?", rules=RefineRules(),
+        ...                    satisfied=critic_is_satisfied)
+        >>> result = drive(loop, respond)
+        >>> result.output, result.stop_reason, result.chosen_candidate.lineage
+        ('Answer: 7', 'converged', [(2, 0), (3, 0), (4, 0), (5, 0)])
+    """
+    tracker = RefineTracker(rules)
+    log = RunLog(events=tracker.events)  # the tracker's events and the loop's own, in one order
+    made_by: dict[int, _Lineage] = {}
+    (drafted,) = yield log.step("generator", "draft", [user_input])
+    if isinstance(drafted, BaseException):
+        raise drafted  # nothing to refine and nothing to return
+    drafted_by = (log.last, 0)
+    first, scored_by = yield from _version(log, question, 0, drafted, extract)
+    made_by[0] = [drafted_by, scored_by]
+    tracker.add_draft(first)
+    if first.budget_refused:
+        tracker.stop_for_budget()
+    while tracker.start_round():
+        best = tracker.best
+        (critique,) = yield log.step("critic", "critique", [{"question": question, "draft": best.output}])
+        lineage = [(log.last, 0)]
+        if stops_the_run(critique):
+            tracker.stop_for_budget()
+            break
+        index = len(tracker.versions)
+        if isinstance(critique, BaseException):
+            made_by[index] = lineage
+            tracker.consider_edit(_failed(index, "critique", critique))
+            continue
+        feedback = output_text(critique)
+        log.event("critique", round=tracker.rounds, critique=feedback)
+        if satisfied(feedback):
+            made_by[best.index].extend(lineage)  # the critic's verdict on the winner
+            tracker.critic_satisfied()
+            break
+        if human_review:
+            reviewed = yield from _reviewed(log, tracker, question, feedback)
+            lineage.append((log.last, 0))
+            if reviewed is None:
+                break
+            feedback = reviewed
+        edit = {"question": question, "draft": best.output, "feedback": feedback}
+        (edited,) = yield log.step("editor", "edit", [edit])
+        lineage.append((log.last, 0))
+        if stops_the_run(edited):
+            tracker.stop_for_budget()
+            break
+        if isinstance(edited, BaseException):
+            made_by[index] = lineage
+            tracker.consider_edit(_failed(index, "edit", edited))
+            continue
+        version, scored_by = yield from _version(log, question, index, edited, extract)
+        made_by[index] = [*lineage, scored_by]
+        tracker.consider_edit(version)
+        if version.budget_refused:
+            tracker.stop_for_budget()
+    result = tracker.result()
+    for candidate in result.candidates:
+        candidate.lineage = made_by.get(candidate.index, [])
+    return result
