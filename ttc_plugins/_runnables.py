@@ -44,6 +44,11 @@ class Binding:
     """How a family's call target runs on langchain-core: its Runnable, how a payload becomes the
     Runnable's input (``render``) and how its output becomes the reply the core reads (``read``).
 
+    A ``sampled`` target draws samples (repeated calls of one input that must differ): each call
+    runs in a budget of its own and its reply is a :class:`MeteredOutput` with that call's tokens,
+    so a candidate gets its exact tokens even from plain text; a driver may draw a step's identical
+    calls as one request with ``n=`` choices where the model honours it.
+
     Example:
         >>> shout = Binding(RunnableLambda(str.upper), render=lambda payload: payload["text"])
         >>> shout.reply(shout.runnable.invoke(shout.input({"text": "hi"})))
@@ -53,6 +58,7 @@ class Binding:
     runnable: Runnable[Any, Any]
     render: Callable[[Any], Any] | None = None
     read: Callable[[Any], Any] | None = None
+    sampled: bool = False
 
     def input(self, payload: Any) -> Any:
         """The Runnable's input for a call's payload."""

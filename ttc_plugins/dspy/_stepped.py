@@ -45,9 +45,11 @@ __all__ = [
     "answer_of",
     "arun_in_scope",
     "arun_steps",
+    "draw_samples",
     "family_steps",
     "generated_reply",
     "prediction_of",
+    "read_sample",
     "run_in_scope",
     "run_steps",
     "scorer_parts",
@@ -222,6 +224,17 @@ def generated_reply(call: Call) -> Any:
         return call.outcome
     spent = call.budget.spent
     return MeteredOutput(call.outcome, spent.input_tokens, spent.output_tokens)
+
+
+def draw_samples(run: StepRun, generate: dspy.Module, role: str, target: str, payloads: list[Any]) -> Step:
+    """The DSPy calls of a sampling step: ``generate`` on each payload (the module's inputs), each its own
+    rollout; for a family whose only predictor target is its sampler (self-consistency)."""
+    return run.ask(role, generate, payloads, sampled=True)
+
+
+def read_sample(target: str, call: Call) -> Any:
+    """A sampling family's reply: a sample as its prediction with its own tokens, a scoring as a verdict."""
+    return scoring_reply(call) if target == "score" else generated_reply(call)
 
 
 def scoring_reply(call: Call) -> Any:

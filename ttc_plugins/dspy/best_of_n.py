@@ -1,12 +1,13 @@
 """Best-of-N as a DSPy module: sample a signature up to n times, verify each prediction, return the best.
 
-Three ways to select, as in the LangChain shell (``SamplingPlan``, ``scored_result``, ``voted_result``):
+Three ways to select (:func:`ttc_plugins.strategies.sampling.best_of_n_loop` decides, for every shell):
 the single highest-scored prediction; with ``threshold``, the first one scored at least that high
 (sampling in waves stops there); with ``weighted=True``, the answer whose predictions' scores sum highest.
 
 How it differs from ``dspy.BestOfN(module, N, reward_fn, threshold)``:
 
-- samples run in parallel waves (a thread pool, or ``asyncio.gather`` in ``acall``), not one by one;
+- samples run in parallel waves (a thread pool, or ``asyncio.gather`` in ``acall``), not one by one,
+  and each wave's usable samples are then verified in parallel;
 - the verifier returns a :class:`~ttc_plugins.Verdict` (score, is_correct, critique), a float or a bool,
   or is an LLM judge that is itself an optimizable predictor (``self.judge``); a verifier's garbage or
   exception fails that one candidate, visibly, instead of being printed and skipped;
@@ -31,22 +32,32 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import dspy
-from dspy.signatures.signature import Signature
+from dspy.signatures.signature import Signature, ensure_signature
 
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.budget import budget_role, current_budget
-from ttc_plugins.dspy._sampling import Sample, SamplingModule, signature_inputs
-from ttc_plugins.dspy.budgeted_lm import BudgetedLM
-from ttc_plugins.dspy.judge import FirstVerdictJudge, JudgeAnswer, check_judge_signature, judge_inputs, verdict_of
+from ttc_plugins.dspy._answer_field import answer_field_of
+from ttc_plugins.dspy._stepped import (
+    FunctionScorer,
+    Step,
+    StepLoop,
+    StepRun,
+    answer_of,
+    arun_in_scope,
+    draw_samples,
+    family_steps,
+    prediction_of,
+    read_sample,
+    run_in_scope,
+)
+from ttc_plugins.dspy.judge import JudgeAnswer, check_judge_signature
 from ttc_plugins.prompts import JUDGE_DEFAULT_RUBRIC
-from ttc_plugins.results import Candidate, TTCResult, Verdict
-from ttc_plugins.strategies.candidates import apply_verdict, scored_result, voted_result
+from ttc_plugins.results import Verdict
+from ttc_plugins.strategies.options import check_count, check_temperature
+from ttc_plugins.strategies.sampling import best_of_n_loop
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 
 __all__ = ["BestOfN", "PredictionVerifier"]
@@ -54,16 +65,18 @@ __all__ = ["BestOfN", "PredictionVerifier"]
 PredictionVerifier = Callable[[dict[str, Any], dspy.Prediction], "Verdict | float | bool"]
 """``(inputs, prediction) -> Verdict | float in [0, 1] | bool``: the signature's inputs and one sample."""
 
+_RUN_NAME = "best_of_n"
 
-class BestOfN(SamplingModule):
+
+class BestOfN(dspy.Module):
     """Answer a signature with the best of up to ``n`` sampled, verified predictions.
 
-    Each sample is verified in the worker that drew it, while the wave's other samples are still being
-    drawn. A sample or a verification that fails (an unparseable reply, a provider error, a verifier's
-    exception or garbage, a judge reply without a valid score) fails that candidate only: it is kept in
-    the result, marked, and left out of the selection. Every call is charged to a child of the current
-    budget (a fresh one outside any ``budget_scope``), the verifier's under the role "verifier"; when the
-    budget refuses a sample or a verification the run stops and selects among what it has verified
+    Each wave's samples are drawn in parallel, then its usable ones verified in parallel. A sample or a
+    verification that fails (an unparseable reply, a provider error, a verifier's exception or garbage,
+    a judge reply without a valid score) fails that candidate only: it is kept in the result, marked,
+    and left out of the selection. Every call is charged to a child of the current budget (a fresh one
+    outside any ``budget_scope``), the verifier's under the role "verifier"; when the budget refuses a
+    sample or a verification the run stops and selects among what it has verified
     (``stop_reason="budget"``).
 
     Args:
@@ -95,8 +108,6 @@ class BestOfN(SamplingModule):
         BudgetExceeded: the budget could not pay for even one sample and its verification.
     """
 
-    run_name = "best_of_n"
-
     def __init__(
         self,
         signature: str | type[Signature],
@@ -113,91 +124,47 @@ class BestOfN(SamplingModule):
         temperature: float | None = 0.7,
         num_threads: int | None = None,
     ) -> None:
-        super().__init__(
-            signature,
-            n=n,
-            wave_size=wave_size,
-            answer_field=answer_field,
-            same=same,
-            chain_of_thought=chain_of_thought,
-            temperature=temperature,
-            num_threads=num_threads,
-        )
+        super().__init__()
+        signature = ensure_signature(signature)
+        SamplingPlan(n, wave_size=wave_size, threshold=threshold, same=same)  # bad options fail here
+        self.n, self.threshold, self.weighted, self.wave_size, self.same = n, threshold, weighted, wave_size, same
+        self.answer_field = answer_field_of(signature, answer_field)
+        self.temperature = check_temperature(temperature)
+        self.num_threads = check_count(num_threads, name="num_threads", optional=True)
+        self.generate = dspy.ChainOfThought(signature) if chain_of_thought else dspy.Predict(signature)
+        self.judge: dspy.Predict | None = None
+        self.verifier: FunctionScorer | None = None
         if verifier == "llm" or (isinstance(verifier, type) and issubclass(verifier, Signature)):
             judge_signature = JudgeAnswer if verifier == "llm" else verifier
             check_judge_signature(judge_signature)
-            # An attribute, so optimizers find and tune the judge as they tune the generator.
-            self.judge = dspy.Predict(judge_signature)
-            self.verifier = None
+            self.judge = dspy.Predict(judge_signature)  # an attribute: optimizers tune it with the generator
         elif callable(verifier) and not isinstance(verifier, str):
             if rubric is not None:
                 raise ValueError("rubric is for the LLM judge (verifier='llm'); a function verifier has its own checks")
-            self.judge = None
-            self.verifier = verifier
+            self.verifier = FunctionScorer(verifier)  # a plain object: optimizers never see a module inside it
         else:
             raise TypeError(
                 "verifier must be a function (inputs, prediction) -> Verdict | float | bool, 'llm', "
                 f"or a judge signature, got {verifier!r}"
             )
-        self.threshold = threshold
-        self.weighted = weighted
         self.rubric = rubric or JUDGE_DEFAULT_RUBRIC
-        self._plan()  # bad n, wave_size or threshold fail here, not at the first call
 
-    def _plan(self) -> SamplingPlan:
-        return SamplingPlan(self.n, wave_size=self.wave_size, threshold=self.threshold, same=self.same)
+    def forward(self, **inputs: Any) -> dspy.Prediction:
+        options = {"temperature": self.temperature, "num_threads": self.num_threads}
+        return prediction_of(run_in_scope(_RUN_NAME, self._loop, inputs, **options))
 
-    # ---- verification, in the sample's worker and inside its trace
+    async def aforward(self, **inputs: Any) -> dspy.Prediction:
+        return prediction_of(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature))
 
-    def _judge_arguments(self, inputs: dict[str, Any], prediction: dspy.Prediction) -> dict[str, Any]:
-        arguments: dict[str, Any] = judge_inputs(
-            self.judge.signature, signature_inputs(inputs), prediction, self.rubric
-        )
-        lm = self.judge.lm or inputs.get("lm") or dspy.settings.lm
-        if isinstance(lm, dspy.BaseLM):
-            # Charged to the run's budget (the current one here) whichever LM judges, the judge's own included.
-            arguments["lm"] = BudgetedLM(lm, current_budget())
-        return arguments
+    def _bind(self, run: StepRun, role: str, target: str, payloads: list[Any]) -> Step:
+        if target == "score":
+            return run.score(role, self.judge, self.verifier, self.rubric, [p["candidate"] for p in payloads])
+        return draw_samples(run, self.generate, role, target, payloads)
 
-    def _examine(self, sample: Sample, inputs: dict[str, Any]) -> None:
-        with budget_role("verifier"):
-            try:
-                if self.judge is not None:
-                    judge = FirstVerdictJudge(self.judge)
-                    sample.examined = verdict_of(judge(**self._judge_arguments(inputs, sample.outcome)))
-                    return
-                reply = self.verifier(signature_inputs(inputs), sample.outcome)
-                if inspect.isawaitable(reply):
-                    reply = asyncio.run(_awaited(reply))  # a worker thread has no event loop of its own
-                sample.examined = reply
-            except Exception as error:  # a failed verification fails this candidate, not the run
-                sample.examined = error
-
-    async def _aexamine(self, sample: Sample, inputs: dict[str, Any]) -> None:
-        with budget_role("verifier"):
-            try:
-                if self.judge is not None:
-                    judge = FirstVerdictJudge(self.judge)
-                    reply = await judge.acall(**self._judge_arguments(inputs, sample.outcome))
-                    sample.examined = verdict_of(reply)
-                    return
-                # A plain function may block (run a test suite, call a service): keep it off the event loop.
-                reply = await asyncio.to_thread(self.verifier, signature_inputs(inputs), sample.outcome)
-                sample.examined = await reply if inspect.isawaitable(reply) else reply
-            except Exception as error:
-                sample.examined = error
-
-    def _candidate(self, candidate: Candidate, sample: Sample) -> Candidate:
-        # The same verdict handling as every shell: garbage or an exception fails this candidate only,
-        # and a budget refusal is kept so that, when nothing could be verified, it is what the caller gets.
-        return apply_verdict(candidate, sample.examined)
-
-    def _select(self, candidates: list[Candidate], plan: SamplingPlan) -> TTCResult:
-        stop_reason = plan.stop_reason or "done"
-        if self.weighted:
-            return voted_result(candidates, stop_reason=stop_reason, same=self.same, weighted=True)
-        return scored_result(candidates, stop_reason=stop_reason, threshold=self.threshold)
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+    def _loop(self, run: StepRun) -> StepLoop:
+        core = best_of_n_loop(
+            run.inputs, question="; ".join(f"{name}: {value}" for name, value in run.inputs.items()), n=self.n,
+            threshold=self.threshold, weighted=self.weighted, wave_size=self.wave_size, same=self.same,
+            extract=lambda prediction: answer_of(prediction, self.answer_field),
+        )  # fmt: skip
+        return (yield from family_steps(core, lambda *step: self._bind(run, *step), read_sample))

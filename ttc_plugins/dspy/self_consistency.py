@@ -3,7 +3,8 @@
 The sampler is an attribute (``self.generate``), so DSPy optimizers find it and tune it like any other
 predictor. Samples reuse that one predictor and differ only in ``rollout_id`` (DSPy's cache would
 otherwise return one answer n times), so BootstrapFewShot traces map back to it; nothing is
-deep-copied. Waves, stop reasons and votes are the LangChain shell's (``SamplingPlan``, ``voted_result``).
+deep-copied. Waves, stop reasons and votes are
+:func:`ttc_plugins.strategies.sampling.self_consistency_loop`'s.
 
 Example:
     >>> import dspy
@@ -19,19 +20,36 @@ Example:
 
 from __future__ import annotations
 
-from dspy.signatures.signature import Signature
+from functools import partial
+from typing import Any
 
-from ttc_plugins.answers import AnswerMatcher, group_answers, same_answer
-from ttc_plugins.dspy._sampling import SamplingModule
-from ttc_plugins.results import Candidate, TTCResult
-from ttc_plugins.strategies.candidates import voted_result
+import dspy
+from dspy.signatures.signature import Signature, ensure_signature
+
+from ttc_plugins.answers import AnswerMatcher, same_answer
+from ttc_plugins.dspy._answer_field import answer_field_of
+from ttc_plugins.dspy._stepped import (
+    StepLoop,
+    StepRun,
+    answer_of,
+    arun_in_scope,
+    draw_samples,
+    family_steps,
+    prediction_of,
+    read_sample,
+    run_in_scope,
+)
+from ttc_plugins.strategies.options import check_count, check_temperature
+from ttc_plugins.strategies.sampling import self_consistency_loop
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 from ttc_plugins.strategies.select import AdaptiveStop
 
 __all__ = ["SelfConsistency"]
 
+_RUN_NAME = "self_consistency"
 
-class SelfConsistency(SamplingModule):
+
+class SelfConsistency(dspy.Module):
     """Answer a signature by majority vote over up to ``n`` sampled predictions.
 
     Each wave's samples run in parallel; a sample that raises (an unparseable reply, a provider
@@ -61,8 +79,6 @@ class SelfConsistency(SamplingModule):
         BudgetExceeded: the budget could not pay for even one sample.
     """
 
-    run_name = "self_consistency"
-
     def __init__(
         self,
         signature: str | type[Signature],
@@ -76,26 +92,26 @@ class SelfConsistency(SamplingModule):
         temperature: float | None = 0.7,
         num_threads: int | None = None,
     ) -> None:
-        super().__init__(
-            signature,
-            n=n,
-            wave_size=wave_size,
-            answer_field=answer_field,
-            same=same,
-            chain_of_thought=chain_of_thought,
-            temperature=temperature,
-            num_threads=num_threads,
-        )
+        super().__init__()
+        signature = ensure_signature(signature)
         self.adaptive = AdaptiveStop() if adaptive is True else (adaptive or None)
-        self._plan()  # bad n or wave_size fail here, not at the first call
+        SamplingPlan(n, wave_size=wave_size, adaptive=self.adaptive, same=same)  # bad options fail here
+        self.n, self.wave_size, self.same = n, wave_size, same
+        self.answer_field = answer_field_of(signature, answer_field)
+        self.temperature = check_temperature(temperature)
+        self.num_threads = check_count(num_threads, name="num_threads", optional=True)
+        self.generate = dspy.ChainOfThought(signature) if chain_of_thought else dspy.Predict(signature)
 
-    def _plan(self) -> SamplingPlan:
-        return SamplingPlan(self.n, wave_size=self.wave_size, adaptive=self.adaptive, same=self.same)
+    def forward(self, **inputs: Any) -> dspy.Prediction:
+        options = {"temperature": self.temperature, "num_threads": self.num_threads}
+        return prediction_of(run_in_scope(_RUN_NAME, self._loop, inputs, **options))
 
-    def _select(self, candidates: list[Candidate], plan: SamplingPlan) -> TTCResult:
-        return voted_result(candidates, stop_reason=plan.stop_reason or "done", same=self.same)
+    async def aforward(self, **inputs: Any) -> dspy.Prediction:
+        return prediction_of(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=self.temperature))
 
-    def _traced_positions(self, candidates: list[Candidate], chosen: int) -> list[int]:
-        """Every sample that gave the winning answer: each is a good demo when the answer passes the metric."""
-        answers = [c.answer if c.ok else None for c in candidates]
-        return next((group for group in group_answers(answers, self.same) if chosen in group), [chosen])
+    def _loop(self, run: StepRun) -> StepLoop:
+        core = self_consistency_loop(
+            run.inputs, n=self.n, adaptive=self.adaptive, wave_size=self.wave_size, same=self.same,
+            extract=lambda prediction: answer_of(prediction, self.answer_field),
+        )  # fmt: skip
+        return (yield from family_steps(core, partial(draw_samples, run, self.generate), read_sample))

@@ -1,12 +1,13 @@
-"""The Runnable shape of the multi-step strategies (refine, feedback + edit, TPO).
+"""The LangChain driver: one Runnable shape that runs any family's core (a generator of steps).
 
-Each strategy's decisions are a generator that yields steps and receives the results (exceptions as
-values). A family whose core lives in ``strategies/`` yields :class:`~ttc_plugins.strategies.steps.Step`
-objects naming targets, which the strategy's :class:`Binding` s turn into Runnable calls (TPO, refine,
-feedback + edit); budget forcing and step-back still yield ``(role, runnable, payloads)`` tuples until
-their cores move. A sync and an async driver
-run the steps (a batch per step, under the caller's ``max_concurrency``, callbacks, tags and
-metadata), all inside a child budget whose spend becomes the result's.
+A family whose core lives in ``strategies/`` yields :class:`~ttc_plugins.strategies.steps.Step`
+objects naming call targets, which the strategy's :class:`Binding` s turn into Runnable calls
+(self-consistency, best-of-N, TPO, refine, feedback + edit); budget forcing and step-back still yield
+``(role, runnable, payloads)`` tuples until their cores move. A sync and an async driver run each
+step as one batch under the caller's ``max_concurrency``, callbacks, tags and metadata; a sampled
+target's calls are each metered in a budget of their own, and identical ones are asked of a chat
+model that takes ``n=`` in one request (the choices counted, the missing ones sampled one by one).
+Everything runs inside a child budget of the caller's, whose spend becomes the result's.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import patch_config
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
-from ttc_plugins._runnables import Binding, texts_of
+from ttc_plugins._runnables import Binding, metered, texts_of
 from ttc_plugins.budget import budget_role, strategy_run_scope
+from ttc_plugins.langchain._sampling import ProviderN, asample, sample
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
 
@@ -31,20 +33,36 @@ Step = tuple[str, Runnable[Any, Any], list[Any]]
 StrategyLoop = Generator[Step | steps.Step, list[Any], TTCResult]
 
 
-def _resolve(step: Step | steps.Step, bindings: Mapping[str, Binding]) -> tuple[str, Binding, list[Any]]:
+def _resolve(step: Step | steps.Step, bindings: Mapping[str, Binding]) -> tuple[str, Binding, list[Any], bool]:
+    """The step's role, its target's binding, the Runnable's inputs, and whether every call repeats one input."""
     if not isinstance(step, steps.Step):
         role, runnable, payloads = step
-        return role, Binding(runnable), payloads
+        return role, Binding(runnable), payloads, False
     (target,) = {call.target for call in step.calls}  # a step's calls share one target in every family
     binding = bindings[target]
-    payloads = [binding.render(call.payload) if binding.render else call.payload for call in step.calls]
-    return step.role, binding, payloads
+    first = step.calls[0].payload
+    repeated = len(step.calls) > 1 and all(call.payload is first for call in step.calls)
+    return step.role, binding, [binding.input(call.payload) for call in step.calls], repeated
 
 
-def _read(binding: Binding, replies: list[Any]) -> list[Any]:
-    if binding.read is None:
-        return replies
-    return [reply if isinstance(reply, BaseException) else binding.read(reply) for reply in replies]
+def _outputs(
+    binding: Binding, inputs: list[Any], repeated: bool, config: RunnableConfig, provider_n: ProviderN
+) -> list[Any]:
+    if not binding.sampled:
+        return binding.runnable.batch(inputs, config, return_exceptions=True)
+    if repeated:
+        return sample(binding.runnable, inputs[0], len(inputs), config, provider_n)
+    return metered(binding.runnable).batch(inputs, config, return_exceptions=True)
+
+
+async def _aoutputs(
+    binding: Binding, inputs: list[Any], repeated: bool, config: RunnableConfig, provider_n: ProviderN
+) -> list[Any]:
+    if not binding.sampled:
+        return await binding.runnable.abatch(inputs, config, return_exceptions=True)
+    if repeated:
+        return await asample(binding.runnable, inputs[0], len(inputs), config, provider_n)
+    return await metered(binding.runnable).abatch(inputs, config, return_exceptions=True)
 
 
 class SteppedStrategy(RunnableSerializable[Any, Any]):
@@ -53,6 +71,16 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     return_result: bool = False
+    use_provider_n: bool = True
+    _provider_n: ProviderN = PrivateAttr()
+
+    def model_post_init(self, context: Any) -> None:
+        self._provider_n = ProviderN(self.use_provider_n)
+
+    @property
+    def InputType(self) -> Any:  # noqa: N802  (LangChain's name)
+        runnable = getattr(self, "runnable", None)
+        return runnable.InputType if isinstance(runnable, Runnable) else Any
 
     def with_result(self) -> SteppedStrategy:
         """The same strategy, returning the full TTCResult (every version, its score, the stop rule)."""
@@ -75,9 +103,10 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
             loop, replies, bindings = self._loop(input), None, self._bindings()
             try:
                 while True:
-                    role, binding, payloads = _resolve(loop.send(replies), bindings)
+                    role, binding, inputs, repeated = _resolve(loop.send(replies), bindings)
                     with budget_role(role):
-                        replies = _read(binding, binding.runnable.batch(payloads, child, return_exceptions=True))
+                        outputs = _outputs(binding, inputs, repeated, child, self._provider_n)
+                    replies = [binding.reply(output) for output in outputs]
             except StopIteration as done:
                 result = done.value
         return self._finish(result, run_budget.spent)
@@ -88,10 +117,10 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
             loop, replies, bindings = self._loop(input), None, self._bindings()
             try:
                 while True:
-                    role, binding, payloads = _resolve(loop.send(replies), bindings)
+                    role, binding, inputs, repeated = _resolve(loop.send(replies), bindings)
                     with budget_role(role):
-                        outputs = await binding.runnable.abatch(payloads, child, return_exceptions=True)
-                    replies = _read(binding, outputs)
+                        outputs = await _aoutputs(binding, inputs, repeated, child, self._provider_n)
+                    replies = [binding.reply(output) for output in outputs]
             except StopIteration as done:
                 result = done.value
         return self._finish(result, run_budget.spent)

@@ -20,50 +20,50 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable
 from pydantic import Field
 
+from ttc_plugins._runnables import Binding
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.langchain._sampling_strategy import SamplingStrategy
-from ttc_plugins.langchain.verification import (
-    QuestionFormatter,
-    as_verifier_runnable,
-    averify_candidates,
-    question_text,
-    verify_candidates,
-)
-from ttc_plugins.results import Candidate, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, scored_result, voted_result
+from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
+from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
+from ttc_plugins.strategies.candidates import AnswerExtractor
+from ttc_plugins.strategies.sampling import best_of_n_loop
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 
 __all__ = ["BestOfN", "best_of_n"]
 
 
-class BestOfN(SamplingStrategy):
-    """A Runnable that samples, verifies and returns the best candidate's output (build with :func:`best_of_n`)."""
+class BestOfN(SteppedStrategy):
+    """A Runnable that samples, verifies and returns the best candidate's output (build with :func:`best_of_n`).
 
+    Its waves, scoring and selection are :func:`ttc_plugins.strategies.sampling.best_of_n_loop`'s.
+    """
+
+    runnable: Runnable[Any, Any]
     verifier: Runnable[dict[str, Any], Any]
+    n: int = 8
     threshold: float | None = None
     weighted: bool = False
+    wave_size: int | None = None
+    extract: AnswerExtractor | None = None
+    same: AnswerMatcher = same_answer
     question: QuestionFormatter = question_text
     name: str | None = Field(default="best_of_n")
 
-    def _plan(self) -> SamplingPlan:
-        return SamplingPlan(self.n, wave_size=self.wave_size, threshold=self.threshold, same=self.same)
+    def _bindings(self) -> Mapping[str, Binding]:
+        return {"generate": Binding(self.runnable, sampled=True), "score": Binding(self.verifier)}
 
-    def _process(self, input: Any, fresh: list[Candidate], config: RunnableConfig) -> list[Candidate]:
-        return verify_candidates(self.verifier, self.question(input), fresh, config)
-
-    async def _aprocess(self, input: Any, fresh: list[Candidate], config: RunnableConfig) -> list[Candidate]:
-        return await averify_candidates(self.verifier, self.question(input), fresh, config)
-
-    def _select(self, candidates: list[Candidate], plan: SamplingPlan) -> TTCResult:
-        stop_reason = plan.stop_reason or "done"
-        if self.weighted:
-            return voted_result(candidates, stop_reason=stop_reason, same=self.same, weighted=True)
-        return scored_result(candidates, stop_reason=stop_reason, threshold=self.threshold)
+    def _loop(self, input: Any) -> StrategyLoop:
+        return (
+            yield from best_of_n_loop(
+                input, question=self.question(input), n=self.n, threshold=self.threshold, weighted=self.weighted,
+                wave_size=self.wave_size, same=self.same, extract=self.extract,
+            )
+        )  # fmt: skip
 
 
 def best_of_n(

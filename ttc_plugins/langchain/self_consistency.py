@@ -1,5 +1,8 @@
 """Self-consistency for any LangChain Runnable: sample n answers in parallel, return the majority.
 
+Its waves, stop rules and vote are :func:`ttc_plugins.strategies.sampling.self_consistency_loop`'s;
+this binds the core's ``generate`` target to the wrapped chain.
+
 Example:
     >>> import itertools
     >>> from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -16,22 +19,24 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import Runnable
 from pydantic import Field
 
+from ttc_plugins._runnables import Binding
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.langchain._sampling_strategy import SamplingStrategy
-from ttc_plugins.results import Candidate, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, voted_result
+from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
+from ttc_plugins.strategies.candidates import AnswerExtractor
+from ttc_plugins.strategies.sampling import self_consistency_loop
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 from ttc_plugins.strategies.select import AdaptiveStop
 
 __all__ = ["SelfConsistency", "self_consistency"]
 
 
-class SelfConsistency(SamplingStrategy):
+class SelfConsistency(SteppedStrategy):
     """A Runnable that samples the wrapped one up to ``n`` times and returns the majority answer's output.
 
     Build it with :func:`self_consistency`. ``invoke``/``ainvoke``/``batch``/``stream`` return what the
@@ -39,14 +44,23 @@ class SelfConsistency(SamplingStrategy):
     full :class:`~ttc_plugins.TTCResult` instead.
     """
 
+    runnable: Runnable[Any, Any]
+    n: int = 8
     adaptive: AdaptiveStop | None = None
+    wave_size: int | None = None
+    extract: AnswerExtractor | None = None
+    same: AnswerMatcher = same_answer
     name: str | None = Field(default="self_consistency")
 
-    def _plan(self) -> SamplingPlan:
-        return SamplingPlan(self.n, wave_size=self.wave_size, adaptive=self.adaptive, same=self.same)
+    def _bindings(self) -> Mapping[str, Binding]:
+        return {"generate": Binding(self.runnable, sampled=True)}
 
-    def _select(self, candidates: list[Candidate], plan: SamplingPlan) -> TTCResult:
-        return voted_result(candidates, stop_reason=plan.stop_reason or "done", same=self.same)
+    def _loop(self, input: Any) -> StrategyLoop:
+        return (
+            yield from self_consistency_loop(
+                input, n=self.n, adaptive=self.adaptive, wave_size=self.wave_size, same=self.same, extract=self.extract
+            )
+        )
 
 
 def self_consistency(
@@ -81,19 +95,14 @@ def self_consistency(
         return_result: return the full :class:`~ttc_plugins.TTCResult` rather than the winning output.
 
     Raises:
-        ValueError: ``n`` or ``wave_size`` is not a positive integer.
+        ValueError: ``n`` or ``wave_size`` is not a positive integer; when a run starts, an ``n`` above
+            the budget's ``max_calls`` for a run that must draw them all.
         AllCandidatesFailed: every sample raised (the message includes the first failure).
         BudgetExceeded: the budget could not pay for even one sample.
     """
     rule = AdaptiveStop() if adaptive is True else (adaptive or None)
     SamplingPlan(n, wave_size=wave_size, adaptive=rule)  # clear errors for bad options, before pydantic's
     return SelfConsistency(
-        runnable=runnable,
-        n=n,
-        extract=extract,
-        same=same,
-        adaptive=rule,
-        wave_size=wave_size,
-        use_provider_n=use_provider_n,
-        return_result=return_result,
-    )
+        runnable=runnable, n=n, extract=extract, same=same, adaptive=rule, wave_size=wave_size,
+        use_provider_n=use_provider_n, return_result=return_result,
+    )  # fmt: skip

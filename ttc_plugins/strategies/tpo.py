@@ -43,15 +43,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
 from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.results import Candidate, StopReason, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, apply_verdict, make_candidates, scored_result
+from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, scored_result
 from ttc_plugins.strategies.options import check_samples_fit
 from ttc_plugins.strategies.refine import preference_pair
-from ttc_plugins.strategies.steps import FamilyLoop, RunLog, Step
+from ttc_plugins.strategies.sampling import scored_step
+from ttc_plugins.strategies.steps import FamilyLoop, RunLog
 
 __all__ = ["ROLES", "round_best_scores", "tpo_loop"]
 
@@ -67,20 +67,6 @@ def round_best_scores(result: TTCResult) -> list[float | None]:
 def _round_best(log: RunLog, round_number: int, fresh: list[Candidate]) -> None:
     scores = [c.score for c in fresh if c.ok and c.score is not None]
     log.event("round_best", round=round_number, best_score=max(scores) if scores else None)
-
-
-def _scored(
-    log: RunLog, question: str, fresh: list[Candidate], made_by: dict[int, list[tuple[int, int]]]
-) -> Generator[Step, list[Any], list[Candidate]]:
-    pending = [c for c in fresh if c.ok]
-    if not pending:
-        return fresh
-    verdicts = yield log.step("verifier", "score", [{"question": question, "candidate": c.output} for c in pending])
-    judged: dict[int, Candidate] = {}
-    for position, (candidate, verdict) in enumerate(zip(pending, verdicts, strict=True)):
-        judged[candidate.index] = apply_verdict(candidate, verdict, step="scoring")
-        made_by[candidate.index].append((log.last, position))
-    return [judged.get(c.index, c) for c in fresh]
 
 
 def _stop_for(reply: BaseException) -> StopReason:
@@ -107,7 +93,8 @@ def tpo_loop(
     made_by: dict[int, list[tuple[int, int]]] = {}
     drafted = yield log.step("generator", "generate", [user_input] * samples)
     made_by.update({index: [(log.last, index)] for index in range(samples)})
-    pool = yield from _scored(log, question, make_candidates(drafted, start=0, extract=extract), made_by)
+    drafts = make_candidates(drafted, start=0, extract=extract)
+    pool = yield from scored_step(log, question, drafts, made_by, step="scoring")
     _round_best(log, 0, pool)
     stop: StopReason = "budget" if any(c.budget_refused for c in pool) else "done"
     for round_number in range(1, rounds + 1):
@@ -139,7 +126,7 @@ def tpo_loop(
         start = len(pool)
         made_by.update({start + k: [loss_call, gradient_call, (log.last, k)] for k in range(samples)})
         fresh = make_candidates(rewritten, start=start, extract=extract)
-        fresh = yield from _scored(log, question, fresh, made_by)
+        fresh = yield from scored_step(log, question, fresh, made_by, step="scoring")
         pool += fresh
         _round_best(log, round_number, fresh)
         if any(c.budget_refused for c in fresh):
