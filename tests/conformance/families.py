@@ -48,11 +48,11 @@ class ScriptedPredictor(dspy.Module):
         return self.forward(**inputs)
 
 
-def _lc(script: Script, target: str) -> RunnableLambda:
+def lc_target(script: Script, target: str) -> RunnableLambda:
     return RunnableLambda(lambda payload: script.reply(target), name=target)
 
 
-def _scorer(script: Script) -> Callable[[Any, Any], Any]:
+def scorer(script: Script) -> Callable[[Any, Any], Any]:
     return lambda question, candidate: script.reply("score")
 
 
@@ -69,8 +69,8 @@ def _tpo_langchain(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langchain import tpo
 
     strategy = tpo(
-        _lc(script, "generate"), scorer=_scorer(script), loss=_lc(script, "loss"),
-        gradient=_lc(script, "gradient"), update=_lc(script, "update"), **options,
+        lc_target(script, "generate"), scorer=scorer(script), loss=lc_target(script, "loss"),
+        gradient=lc_target(script, "gradient"), update=lc_target(script, "update"), **options,
     )  # fmt: skip
     return lambda question: strategy.with_result().invoke(question, ONE_AT_A_TIME)
 
@@ -79,8 +79,8 @@ def _tpo_langgraph(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langgraph import create_tpo_graph
 
     graph = create_tpo_graph(
-        _lc(script, "generate"), scorer=_scorer(script), loss=_lc(script, "loss"),
-        gradient=_lc(script, "gradient"), update=_lc(script, "update"), **options,
+        lc_target(script, "generate"), scorer=scorer(script), loss=lc_target(script, "loss"),
+        gradient=lc_target(script, "gradient"), update=lc_target(script, "update"), **options,
     )  # fmt: skip
     return lambda question: graph.invoke({"question": question}, ONE_AT_A_TIME)["result"]
 
@@ -120,5 +120,17 @@ TPO_CASES = [
 BUILDERS: dict[str, dict[str, Callable[[Script, dict[str, Any]], Runner]]] = {
     "tpo": {"drive": _tpo_drive, "langchain": _tpo_langchain, "langgraph": _tpo_langgraph, "dspy": _tpo_dspy},
 }
+
+
+def _registered() -> None:
+    # Each family's cases live in a module of their own, which imports the helpers above.
+    from tests.conformance import sampling_cases
+
+    for module in (sampling_cases,):
+        CASES.extend(module.CASES)
+        BUILDERS.update(module.BUILDERS)
+
+
 CASES = [*TPO_CASES]
+_registered()
 DRIVERS = ("langchain", "langgraph", "dspy")

@@ -100,7 +100,10 @@ def test_it_gives_the_same_versions_events_and_stop_as_the_langchain_wrapper():
     graph_result = _solve(create_refine_graph(draft, **roles, **options))["result"]
     draft, roles = parts()
     chain_result = refine(draft, **roles, **options).with_result().invoke(QUESTION)
-    assert [c.model_dump() for c in graph_result.candidates] == [c.model_dump() for c in chain_result.candidates]
+    unlined = {"lineage"}  # the old graph records none; it moves onto the step graph next
+    assert [c.model_dump(exclude=unlined) for c in graph_result.candidates] == [
+        c.model_dump(exclude=unlined) for c in chain_result.candidates
+    ]
     assert graph_result.events == chain_result.events
     assert (
         (graph_result.chosen, graph_result.stop_reason)

@@ -40,7 +40,7 @@ from ttc_plugins.langgraph._reply_log import decode_reply, encode_reply
 from ttc_plugins.langgraph.context import TTCContext, budget_for_run
 from ttc_plugins.langgraph.state_fields import CandidateListField, TTCResultField, check_io_keys, result_data
 from ttc_plugins.results import TTCEvent, TTCResult
-from ttc_plugins.strategies.candidates import stops_the_run
+from ttc_plugins.strategies.candidates import MeteredOutput, stops_the_run
 from ttc_plugins.strategies.steps import FamilyLoop, Step
 
 __all__ = ["LOG", "PENDING", "step_graph"]
@@ -112,6 +112,7 @@ def step_graph(
     checkpointer: Checkpointer = None,
     pauses: bool = False,
     title: str = "Strategy",
+    writes: Callable[[TTCResult], Any] | None = None,
 ) -> CompiledStateGraph:
     """Compile the graph that runs ``make_loop(state[input_key])`` (see the module docstring).
 
@@ -125,6 +126,7 @@ def step_graph(
         pauses: whether a role node may ``interrupt()``; then a run without a checkpointer is refused
             before its first call (LangGraph would pause and then refuse the resume).
         title: the prefix of the state schemas' names.
+        writes: what ``output_key`` gets from the result (its chosen output by default).
     """
     check_io_keys(input_key, output_key, reserved=_RESERVED_KEYS)
     if pauses and checkpointer is False:
@@ -166,7 +168,8 @@ def step_graph(
             {"event": "finish", "chosen": result.chosen, "score": score, "stop_reason": result.stop_reason}
         )
         data = result_data(result)
-        return {PENDING: None, output_key: result.output, "candidates": Overwrite(data["candidates"]), "result": data}
+        written = writes(result) if writes is not None else result.output
+        return {PENDING: None, output_key: written, "candidates": Overwrite(data["candidates"]), "result": data}
 
     def fan_out(state: dict[str, Any]) -> list[Send] | str:
         pending = state.get(PENDING)
@@ -207,6 +210,8 @@ def _role_node(role: str, bindings: Mapping[str, Binding], name: str) -> Runnabl
         with budget_scope(budget):
             stops = isinstance(reply, BudgetExceeded) and stops_the_run(reply)
         failed = isinstance(reply, BaseException)
+        if bindings[task["target"]].sampled and not failed:  # a sample carries its own call's tokens
+            reply = MeteredOutput(reply, budget.spent.input_tokens, budget.spent.output_tokens)
         event = {"event": "call_done", "role": role, "target": task["target"], "step": task["step"],
                  "call": task["call"], "error": f"{type(reply).__name__}: {reply}" if failed else None}  # fmt: skip
         get_stream_writer()(event)

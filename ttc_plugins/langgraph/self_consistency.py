@@ -15,18 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
-from langgraph.config import get_stream_writer
-from langgraph.graph import END, START, StateGraph
+from langchain_core.runnables import Runnable
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer, Overwrite
+from langgraph.types import Checkpointer
 
+from ttc_plugins._runnables import Binding
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.langgraph._sampling_graph import STOP_REASON, SamplingLoop, check_keys, sampling_schemas
-from ttc_plugins.langgraph.context import TTCContext
-from ttc_plugins.langgraph.state_fields import candidate_data, result_data
-from ttc_plugins.results import Candidate
-from ttc_plugins.strategies.candidates import AnswerExtractor, voted_result
+from ttc_plugins.langgraph._sampling_graph import as_generator
+from ttc_plugins.langgraph._step_graph import step_graph
+from ttc_plugins.strategies.candidates import AnswerExtractor
+from ttc_plugins.strategies.sampling import SELF_CONSISTENCY_ROLES, self_consistency_loop
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 from ttc_plugins.strategies.select import AdaptiveStop
 
@@ -46,20 +44,19 @@ def create_self_consistency_graph(
     name: str = "self_consistency",
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph:
-    """Build self-consistency as a compiled graph: ``reset → plan ⇄ sample (Send × wave) → select``.
+    """Build self-consistency as a compiled graph: ``start → step ⇄ generator (Send × wave)``.
 
-    ``plan`` asks a :class:`~ttc_plugins.strategies.sampling_plan.SamplingPlan` for the next wave; each
-    wave fans out one ``sample`` branch per sample, in parallel up to the config's ``max_concurrency``,
-    and loops back to ``plan`` until the plan says stop (all ``n`` drawn, the vote settled, or the budget
-    refused a sample); ``select`` then votes. The loop ends by itself, not by the recursion limit: it
-    takes two steps per wave. Samples, votes and stop reasons are those of
-    :func:`ttc_plugins.langchain.self_consistency`.
+    ``step`` runs :func:`ttc_plugins.strategies.sampling.self_consistency_loop` over the samples so
+    far: each wave fans out one ``generator`` branch per sample, in parallel up to the config's
+    ``max_concurrency``, until all ``n`` are drawn, the vote is settled or the budget refused a sample;
+    then it votes. The loop ends by itself, not by the recursion limit: two steps per wave.
 
     Every model call is charged to a child of the budget in the runtime context
     (``context=TTCContext(budget=...)``) or, without one, of the caller's ``budget_scope``; the child's
-    spend is ``result.spend``. Progress goes to ``stream_mode="custom"`` as
-    ``{"event": "sample_done", "index", "answer", "error"}`` per sample and
-    ``{"event": "vote", "answer", "votes"}`` at the end (from a parent graph, stream with ``subgraphs=True``).
+    spend is ``result.spend``. Progress goes to ``stream_mode="custom"``: ``{"event": "call_done", "role",
+    "target", "step", "call", "error"}`` per sample, the vote as ``{"event": "vote", "answer", "weight",
+    "groups"}``, then ``{"event": "finish", "chosen", "score", "stop_reason"}`` (from a parent graph,
+    stream with ``subgraphs=True``).
 
     Args:
         generate: a Runnable (model, chain, graph) or a plain function, sync or async, called with
@@ -87,43 +84,10 @@ def create_self_consistency_graph(
     """
     rule = AdaptiveStop() if adaptive is True else (adaptive or None)
     SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same)  # bad options fail here, not at the first run
-    check_keys(input_key, output_key)
-    loop = SamplingLoop(
-        generate,
-        make_plan=lambda: SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same),
-        input_key=input_key,
-        output_key=output_key,
-        name=name,
-        extract=extract,
-    )
-
-    def sample(task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return {"candidates": [candidate_data(loop.sample(task, config))]}
-
-    async def asample(task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return {"candidates": [candidate_data(await loop.asample(task, config))]}
-
-    def select(state: dict[str, Any]) -> dict[str, Any]:
-        spend = loop.close(state)  # closed first: voting may raise
-        candidates: list[Candidate] = state["candidates"]
-        result = voted_result(candidates, stop_reason=state[STOP_REASON] or "done", same=same)
-        result.spend = spend
-        chosen = result.chosen_candidate
-        get_stream_writer()({"event": "vote", "answer": result.answer, "votes": chosen.votes if chosen else 0})
-        voted = [candidate_data(c) for c in result.candidates]
-        return {output_key: result.answer, "candidates": Overwrite(voted), "result": result_data(result)}
-
-    state_schema, input_schema, output_schema = sampling_schemas("SelfConsistency", input_key, output_key)
-    builder = StateGraph(
-        state_schema, context_schema=TTCContext, input_schema=input_schema, output_schema=output_schema
-    )
-    builder.add_node("reset", loop.reset)
-    builder.add_node("plan", loop.plan)
-    builder.add_node("sample", RunnableLambda(sample, afunc=asample, name="sample"))
-    builder.add_node("select", select)
-    builder.add_edge(START, "reset")
-    builder.add_edge("reset", "plan")
-    builder.add_conditional_edges("plan", loop.fan_out, ["sample", "select"])
-    builder.add_edge("sample", "plan")
-    builder.add_edge("select", END)
-    return builder.compile(checkpointer=checkpointer, name=name)
+    options = {"n": n, "adaptive": rule, "wave_size": wave_size, "same": same, "extract": extract}
+    return step_graph(
+        lambda user_input: self_consistency_loop(user_input, **options),
+        {"generate": Binding(as_generator(generate), sampled=True)},
+        roles=SELF_CONSISTENCY_ROLES, input_key=input_key, output_key=output_key, name=name,
+        checkpointer=checkpointer, title="SelfConsistency", writes=lambda result: result.answer,
+    )  # fmt: skip
