@@ -309,3 +309,31 @@ def test_the_default_answer_field_is_the_last_output_field():
 def test_bad_options_fail_when_the_module_is_built(options, message):
     with pytest.raises(ValueError, match=message):
         SelfConsistency("question -> answer", **options)
+
+
+class _ToolWithItsOwnCap(dspy.Module):
+    """A sample whose second run calls a tool under the tool's own capped budget, which refuses."""
+
+    def __init__(self):
+        super().__init__()
+        self.runs = 0
+
+    def forward(self, **inputs):
+        from ttc_plugins import current_budget
+
+        self.runs += 1
+        if self.runs == 2:
+            cap = current_budget().child(max_calls=1, name="tool cap")
+            cap.reserve(1, 1).commit(1, 1)
+            cap.reserve(1, 1)  # refused by the tool's own budget, not the run's
+        return dspy.Prediction(reasoning="r", answer="7")
+
+
+def test_a_refusal_from_a_samples_own_nested_budget_fails_that_sample_not_the_run():
+    program = SelfConsistency("question -> answer", n=4, num_threads=1)
+    program.generate = _ToolWithItsOwnCap()
+    with budget_scope(Budget(max_calls=100)):
+        result = program(question="q").ttc_result
+    assert (result.answer, result.stop_reason, len(result.candidates)) == ("7", "done", 4)
+    refused = result.candidates[1]
+    assert refused.error.startswith("BudgetExceeded:") and not refused.budget_refused
