@@ -8,6 +8,7 @@ for the life of the budget or let tokens through uncharged.
 from __future__ import annotations
 
 import asyncio
+import os
 import logging
 import random
 
@@ -152,16 +153,20 @@ def test_early_closed_streams_cannot_get_around_a_token_limit():
 
 
 async def test_a_mixed_run_of_cancellations_early_closes_raising_callbacks_and_refusals_leaves_nothing_held():
-    # The probe, smaller for CI: every call the fake received is charged, nothing stays held.
+    # The probe, smaller for CI (TTC_PROBE_RUNS=1000 runs the full one): every call the fake
+    # received is charged, nothing stays held.
+    runs = int(os.environ.get("TTC_PROBE_RUNS", "200"))
     rng = random.Random(7)
-    budget = Budget(max_calls=150)
+    budget = Budget(max_calls=runs * 3 // 4)
     slow = CountingStreamingChatModel(delay=1.0)
     fast = CountingStreamingChatModel(chunks=30)
     completions = ScriptedCompletionModel(replies=["a"] * 1_000)
-    refusals = 0
+    refusals, timeouts = 0, 0
 
     async def one_run(kind: str) -> None:
+        nonlocal timeouts
         if kind == "timeout":
+            timeouts += 1
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(slow.ainvoke("hi"), 0.005)
         elif kind == "early close":
@@ -178,12 +183,15 @@ async def test_a_mixed_run_of_cancellations_early_closes_raising_callbacks_and_r
 
     kinds = ["timeout", "early close", "neighbour raises", "batch", "chain"]
     with budget_scope(budget):
-        for _ in range(200):
+        for _ in range(runs):
             try:
                 await asyncio.create_task(one_run(rng.choice(kinds)))
             except BudgetExceeded:
                 refusals += 1
     assert refusals > 0
     received = slow.received + fast.received + len(completions.prompts)
-    assert received == budget.spent.calls <= 150
+    # A timeout can land after the call's start callback but before the model's code runs: LangChain
+    # then reports nothing, and the budget charges the prompt of a call it cannot know was not sent.
+    # It may over-count such a call, never under-count one that was.
+    assert received <= budget.spent.calls <= min(received + timeouts, runs * 3 // 4)
     assert _settled(budget)
