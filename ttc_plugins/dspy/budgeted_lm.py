@@ -40,12 +40,11 @@ except ImportError:  # other DSPy versions: nothing to forward
     adapter_message_call = None
 
 from ttc_plugins.budget import Budget, Reservation, current_budget
+from ttc_plugins._call_limits import worst_case_output
 from ttc_plugins.prompt_overhead import prompt_overheads
 from ttc_plugins.tokens import count_tokens
 
 __all__ = ["BudgetedLM"]
-
-_MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
 def _output_text(output: Any) -> str:
@@ -131,15 +130,11 @@ class BudgetedLM(dspy.BaseLM):
         if isinstance(prompt, Request):
             settings["max_tokens"] = prompt.config.max_tokens
             messages = _request_messages(prompt)
-        cap = next(
-            (settings[k] for k in _MAX_OUTPUT_KEYS if isinstance(settings.get(k), int) and settings[k] > 0),
-            budget.default_max_output_tokens,
-        )
-        choices = settings.get("n") if isinstance(settings.get("n"), int) and settings["n"] > 1 else 1
         counted = count_tokens(messages if messages is not None else str(prompt or ""), self.lm.model)
         # What the server adds to the prompt (chat template, default system message), as far as known.
         prompt_tokens = counted + prompt_overheads.allowance(self.lm.model)
-        return budget.reserve(prompt_tokens, cap * choices, model=self.lm.model)
+        worst_output = worst_case_output(settings, default=budget.default_max_output_tokens)
+        return budget.reserve(prompt_tokens, worst_output, model=self.lm.model)
 
     def _commit(self, reservation: Reservation, tracker: UsageTracker, outputs: Any) -> None:
         input_tokens = output_tokens = 0

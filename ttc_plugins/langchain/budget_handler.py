@@ -28,6 +28,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
 from ttc_plugins.budget import Budget, BudgetExceeded, current_budget
+from ttc_plugins._call_limits import worst_case_output
 from ttc_plugins.langchain._open_calls import OpenCalls
 from ttc_plugins.prompt_overhead import prompt_overheads
 from ttc_plugins.tokens import count_tokens
@@ -38,9 +39,6 @@ logger = logging.getLogger(__name__)
 # Shared by every handler, so that two handlers for the same budget (one passed in config, one from
 # a budget_scope) charge a run once, not twice.
 _open_calls = OpenCalls()
-
-# Names different integrations give the output cap, in invocation params or LangSmith metadata.
-_MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_new_tokens", "num_predict")
 
 
 class _QuietRefusals(logging.Filter):
@@ -74,15 +72,6 @@ def _model_name(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> str |
             return params[key]
     name = metadata.get("ls_model_name") or params.get("_type")
     return name if isinstance(name, str) else None
-
-
-def _max_output_tokens(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> int | None:
-    for key in _MAX_OUTPUT_KEYS:
-        value = params.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    value = metadata.get("ls_max_tokens")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 class _InvalidUsage(ValueError):
@@ -209,15 +198,16 @@ class BudgetCallbackHandler(BaseCallbackHandler):
             return  # not counted here, or another handler for this budget already holds this run
         params, metadata = params or {}, metadata or {}
         model = _model_name(params, metadata)
-        cap = _max_output_tokens(params, metadata) or budget.default_max_output_tokens
-        choices = params.get("n") if isinstance(params.get("n"), int) and params.get("n", 1) > 1 else 1
+        worst_output = worst_case_output(
+            params, default=budget.default_max_output_tokens, fallbacks=(metadata.get("ls_max_tokens"),)
+        )
         # langchain-core starts the prompts of one request one after another with the same params
         # object; when one is refused, none of them is sent, so the others must be released.
         batch = id(params) if batch_size and batch_size > 1 else None
         # What the server adds to each prompt (chat template, default system message), as far as known.
         prompt_tokens = counted_prompt + prompts * prompt_overheads.allowance(model)
         try:
-            reservation = budget.reserve(prompt_tokens, cap * choices, model=model)
+            reservation = budget.reserve(prompt_tokens, worst_output, model=model)
         except BudgetExceeded:
             if batch is not None:
                 for sibling in _open_calls.pop_batch(budget, batch):

@@ -2,7 +2,8 @@
 
 One step asks each member (``member0``, ``member1``, ... as call targets, which each shell binds to
 its own model or chain); a member that fails is a failed candidate and the others vote, and one the
-run's budget refused makes the stop reason ``"budget"``. Ties go to the member listed first. The result's events name each member, in order, before the vote.
+run's budget refused makes the stop reason ``"budget"``. Ties go to the member listed first. The
+result's events name each member, in order, before the vote.
 
 Example:
     >>> from ttc_plugins.strategies.steps import drive
