@@ -39,8 +39,8 @@ except ImportError:  # other DSPy versions: nothing to forward
     _adapter_call = None
     adapter_message_call = None
 
-from ttc_plugins.budget import Budget, Reservation, current_budget
 from ttc_plugins._call_limits import worst_case_output
+from ttc_plugins.budget import Budget, Reservation, current_budget
 from ttc_plugins.prompt_overhead import prompt_overheads
 from ttc_plugins.tokens import count_tokens
 

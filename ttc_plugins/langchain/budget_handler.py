@@ -27,8 +27,8 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from ttc_plugins.budget import Budget, BudgetExceeded, current_budget
 from ttc_plugins._call_limits import worst_case_output
+from ttc_plugins.budget import Budget, BudgetExceeded, current_budget
 from ttc_plugins.langchain._open_calls import OpenCalls
 from ttc_plugins.prompt_overhead import prompt_overheads
 from ttc_plugins.tokens import count_tokens
