@@ -20,9 +20,9 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import patch_config
 from pydantic import ConfigDict, PrivateAttr
 
+from ttc_plugins._runnable_sampling import ProviderN, asample, sample
 from ttc_plugins._runnables import Binding, metered, texts_of
 from ttc_plugins.budget import budget_role, strategy_run_scope
-from ttc_plugins.langchain._sampling import ProviderN, asample, sample
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
 

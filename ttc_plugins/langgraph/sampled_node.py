@@ -32,10 +32,13 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
+from ttc_plugins._runnable_steps import ProviderN, arun_steps, run_steps
+from ttc_plugins._runnables import Binding
 from ttc_plugins.answers import AnswerMatcher, extract_answer, same_answer
-from ttc_plugins.langgraph.context import budget_for_run, strategy_run_budget
-from ttc_plugins.results import Candidate, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text, voted_result
+from ttc_plugins.langgraph.context import strategy_run_budget
+from ttc_plugins.results import TTCResult
+from ttc_plugins.strategies.candidates import AnswerExtractor, output_text
+from ttc_plugins.strategies.sampling import self_consistency_loop
 from ttc_plugins.strategies.sampling_plan import SamplingPlan
 from ttc_plugins.strategies.select import AdaptiveStop
 
@@ -69,12 +72,6 @@ def answer_in_value(value: Any) -> str | None:
         return None
     text = output_text(value)
     return extract_answer(text) or text.strip() or None
-
-
-def _reraise_control_flow(outputs: list[Any]) -> None:
-    for output in outputs:
-        if isinstance(output, GraphBubbleUp):  # an interrupt or a parent command, not a failed run
-            raise output
 
 
 def sampled_node(
@@ -152,33 +149,31 @@ def sampled_node(
 
         return RunnableLambda(run_node, name=node_name)
 
-    def winning_update(candidates: list[Candidate], plan: SamplingPlan, spend: Any) -> dict[str, Any]:
-        result: TTCResult = voted_result(candidates, stop_reason=plan.stop_reason or "done", same=same)
+    def winning_update(result: TTCResult, spend: Any) -> dict[str, Any]:
         result.spend = spend
         update = dict(result.output)
         if result_key is not None:
             update[result_key] = result
         return update
 
+    def core() -> Any:
+        return self_consistency_loop(None, n=n, adaptive=rule, wave_size=wave_size, same=same, extract=answer_of)
+
+    def bindings(state: Any, runtime: Runtime[Any]) -> dict[str, Binding]:
+        # Each run gets the state (the core's payload is a placeholder) and is metered on its own.
+        return {"generate": Binding(one_run(runtime), render=lambda _: state, sampled=True)}
+
     def sampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
-        runs, plan, candidates = one_run(runtime), SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same), []
-        plan.check_fits(budget_for_run(runtime.context))  # before any call
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
-            while wave := plan.next_wave(candidates):
-                outputs = runs.batch([state] * wave, config, return_exceptions=True)
-                _reraise_control_flow(outputs)
-                candidates += make_candidates(outputs, start=len(candidates), extract=answer_of)
-        return winning_update(candidates, plan, run_budget.spent)
+            result = run_steps(core(), bindings(state, runtime), config, ProviderN(False), passes=(GraphBubbleUp,))
+        return winning_update(result, run_budget.spent)
 
     async def asampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
-        runs, plan, candidates = one_run(runtime), SamplingPlan(n, wave_size=wave_size, adaptive=rule, same=same), []
-        plan.check_fits(budget_for_run(runtime.context))
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
-            while wave := plan.next_wave(candidates):
-                outputs = await runs.abatch([state] * wave, config, return_exceptions=True)
-                _reraise_control_flow(outputs)
-                candidates += make_candidates(outputs, start=len(candidates), extract=answer_of)
-        return winning_update(candidates, plan, run_budget.spent)
+            result = await arun_steps(
+                core(), bindings(state, runtime), config, ProviderN(False), passes=(GraphBubbleUp,)
+            )
+        return winning_update(result, run_budget.spent)
 
     wrapper = asampled if is_async else sampled
     # Not functools.wraps: LangGraph would follow __wrapped__ to the node's signature and stop injecting
