@@ -45,8 +45,10 @@ def main() -> None:
             strategy.invoke("q")
             sampled = time.perf_counter() - started
             per_sample.append((sampled - direct) / N * 1e6)
-    print(f"per-sample overhead: median {statistics.median(per_sample):.0f} us over {runs} runs "
-          f"(min {min(per_sample):.0f}, max {max(per_sample):.0f})")
+    print(
+        f"per-sample overhead: median {statistics.median(per_sample):.0f} us over {runs} runs "
+        f"(min {min(per_sample):.0f}, max {max(per_sample):.0f})"
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ for the life of the budget or let tokens through uncharged.
 from __future__ import annotations
 
 import asyncio
-import os
 import logging
+import os
 import random
 
 import pytest
