@@ -23,6 +23,7 @@ class Script:
 
     def __init__(self, replies: Mapping[str, Iterable[Any]]) -> None:
         self._replies = {target: iter(items) for target, items in replies.items()}
+        self.targets = frozenset(replies)
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.families import BUILDERS, CASES, DRIVERS, Case
+from tests.conformance.families import DRIVERS, Case
+from tests.conformance.registry import BUILDERS, CASES
 from tests.conformance.script import Script, view
 
 
@@ -21,6 +22,8 @@ def _run(case: Case, driver: str) -> tuple[dict, dict]:
 @pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_every_driver_makes_the_reference_decisions_with_the_same_calls(case, driver):
+    if driver not in BUILDERS[case.family]:
+        pytest.skip(f"{case.family} has no {driver} shell")
     expected, expected_calls = _run(case, "drive")
     got, calls = _run(case, driver)
     assert got == expected

@@ -3,11 +3,12 @@
 A family whose core lives in ``strategies/`` yields :class:`~ttc_plugins.strategies.steps.Step`
 objects naming call targets, which the strategy's :class:`Binding` s turn into Runnable calls
 (self-consistency, best-of-N, TPO, refine, feedback + edit); budget forcing and step-back still yield
-``(role, runnable, payloads)`` tuples until their cores move. A sync and an async driver run each
-step as one batch under the caller's ``max_concurrency``, callbacks, tags and metadata; a sampled
-target's calls are each metered in a budget of their own, and identical ones are asked of a chat
-model that takes ``n=`` in one request (the choices counted, the missing ones sampled one by one).
-Everything runs inside a child budget of the caller's, whose spend becomes the result's.
+``(role, runnable, payloads)`` tuples until their cores move. The steps run on the shared Runnable
+driver (:mod:`ttc_plugins._runnable_steps`): each step's calls as a batch per target under the
+caller's ``max_concurrency``, callbacks, tags and metadata; a sampled target's calls each metered in a
+budget of their own, and identical ones asked of a chat model that takes ``n=`` in one request (the
+choices counted, the missing ones sampled one by one). Everything runs inside a child budget of the
+caller's, whose spend becomes the result's.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import patch_config
 from pydantic import ConfigDict, PrivateAttr
 
-from ttc_plugins._runnable_sampling import ProviderN, asample, sample
-from ttc_plugins._runnables import Binding, metered, texts_of
-from ttc_plugins.budget import budget_role, strategy_run_scope
+from ttc_plugins._runnable_steps import ProviderN, arun_steps, run_steps
+from ttc_plugins._runnables import Binding, texts_of
+from ttc_plugins.budget import strategy_run_scope
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
 
@@ -31,38 +32,24 @@ __all__ = ["Binding", "Step", "SteppedStrategy", "StrategyLoop", "texts_of"]
 # (role the calls are charged to, the Runnable to run, one payload per call)
 Step = tuple[str, Runnable[Any, Any], list[Any]]
 StrategyLoop = Generator[Step | steps.Step, list[Any], TTCResult]
+FamilyLoop = steps.FamilyLoop
+_TUPLE_TARGET = "_tuple_step"
 
 
-def _resolve(step: Step | steps.Step, bindings: Mapping[str, Binding]) -> tuple[str, Binding, list[Any], bool]:
-    """The step's role, its target's binding, the Runnable's inputs, and whether every call repeats one input."""
-    if not isinstance(step, steps.Step):
-        role, runnable, payloads = step
-        return role, Binding(runnable), payloads, False
-    (target,) = {call.target for call in step.calls}  # a step's calls share one target in every family
-    binding = bindings[target]
-    first = step.calls[0].payload
-    repeated = len(step.calls) > 1 and all(call.payload is first for call in step.calls)
-    return step.role, binding, [binding.input(call.payload) for call in step.calls], repeated
-
-
-def _outputs(
-    binding: Binding, inputs: list[Any], repeated: bool, config: RunnableConfig, provider_n: ProviderN
-) -> list[Any]:
-    if not binding.sampled:
-        return binding.runnable.batch(inputs, config, return_exceptions=True)
-    if repeated:
-        return sample(binding.runnable, inputs[0], len(inputs), config, provider_n)
-    return metered(binding.runnable).batch(inputs, config, return_exceptions=True)
-
-
-async def _aoutputs(
-    binding: Binding, inputs: list[Any], repeated: bool, config: RunnableConfig, provider_n: ProviderN
-) -> list[Any]:
-    if not binding.sampled:
-        return await binding.runnable.abatch(inputs, config, return_exceptions=True)
-    if repeated:
-        return await asample(binding.runnable, inputs[0], len(inputs), config, provider_n)
-    return await metered(binding.runnable).abatch(inputs, config, return_exceptions=True)
+def _as_core_steps(loop: StrategyLoop, bindings: dict[str, Binding]) -> FamilyLoop:
+    """``loop`` with its ``(role, runnable, payloads)`` tuple steps turned into core steps on one target,
+    bound each time to that step's Runnable (for the families whose cores have not moved yet)."""
+    replies: list[Any] | None = None
+    while True:
+        try:
+            step = loop.send(replies)  # type: ignore[arg-type]
+        except StopIteration as done:
+            return done.value
+        if not isinstance(step, steps.Step):
+            role, runnable, payloads = step
+            bindings[_TUPLE_TARGET] = Binding(runnable)
+            step = steps.Step(role, tuple(steps.Call(_TUPLE_TARGET, payload) for payload in payloads))
+        replies = yield step
 
 
 class SteppedStrategy(RunnableSerializable[Any, Any]):
@@ -100,29 +87,16 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
     def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         with strategy_run_scope(self.get_name()) as run_budget:
-            loop, replies, bindings = self._loop(input), None, self._bindings()
-            try:
-                while True:
-                    role, binding, inputs, repeated = _resolve(loop.send(replies), bindings)
-                    with budget_role(role):
-                        outputs = _outputs(binding, inputs, repeated, child, self._provider_n)
-                    replies = [binding.reply(output) for output in outputs]
-            except StopIteration as done:
-                result = done.value
+            bindings = dict(self._bindings())
+            result = run_steps(_as_core_steps(self._loop(input), bindings), bindings, child, self._provider_n)
         return self._finish(result, run_budget.spent)
 
     async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         with strategy_run_scope(self.get_name()) as run_budget:
-            loop, replies, bindings = self._loop(input), None, self._bindings()
-            try:
-                while True:
-                    role, binding, inputs, repeated = _resolve(loop.send(replies), bindings)
-                    with budget_role(role):
-                        outputs = await _aoutputs(binding, inputs, repeated, child, self._provider_n)
-                    replies = [binding.reply(output) for output in outputs]
-            except StopIteration as done:
-                result = done.value
+            bindings = dict(self._bindings())
+            loop = _as_core_steps(self._loop(input), bindings)
+            result = await arun_steps(loop, bindings, child, self._provider_n)
         return self._finish(result, run_budget.spent)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
