@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from ttc_plugins.answers import AnswerMatcher, group_answers, same_answer
+from ttc_plugins.answers import AnswerMatcher, same_answer
 from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.candidates import (
     AnswerExtractor,
@@ -84,14 +84,16 @@ def _waves(
     return candidates
 
 
-def _with_lineage(result: TTCResult, made_by: Lineage, *, same: AnswerMatcher | None = None) -> TTCResult:
+def _with_lineage(result: TTCResult, made_by: Lineage, *, voted: bool = False) -> TTCResult:
     for candidate in result.candidates:
         candidate.lineage = list(made_by.get(candidate.index, []))
     chosen = result.chosen_candidate
-    if same is not None and chosen is not None and chosen.answer is not None:
-        answers = [c.answer if c.ok else None for c in result.candidates]
-        group = next(g for g in group_answers(answers, same) if result.candidates.index(chosen) in g)
-        chosen.lineage = [call for position in group for call in made_by.get(result.candidates[position].index, [])]
+    vote = next((e for e in result.events if e.kind == "vote"), None) if voted else None
+    if chosen is not None and vote is not None:
+        # The vote's own groups (positions among the candidates): no second round of answer matching.
+        position = result.candidates.index(chosen)
+        group = next(g for g in vote.data["groups"] if position in g)
+        chosen.lineage = [call for p in group for call in made_by.get(result.candidates[p].index, [])]
     return result
 
 
@@ -109,7 +111,7 @@ def self_consistency_loop(
     made_by: Lineage = {}
     candidates = yield from _waves(RunLog(), user_input, plan, extract, made_by)
     result = voted_result(candidates, stop_reason=plan.stop_reason or "done", same=same)
-    return _with_lineage(result, made_by, same=same)
+    return _with_lineage(result, made_by, voted=True)
 
 
 def best_of_n_loop(
