@@ -2,59 +2,19 @@
 
 A case gives the script (replies by target) and the family's options; ``build[driver](script, options)``
 returns a callable ``run(question) -> TTCResult`` for the reference (``drive``), LangChain, LangGraph
-and DSPy. Adding a family: its cases and its four builders here.
+and DSPy. Adding a family: a ``<family>_cases.py`` with its ``CASES`` and ``BUILDERS``, registered below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import dspy
-from langchain_core.runnables import RunnableLambda
-
-from tests.conformance.script import REFUSED, Script
-from ttc_plugins import TTCResult
+from tests.conformance import feedback_edit_cases, refine_cases
+from tests.conformance.script import ONE_AT_A_TIME, REFUSED, Case, Runner, Script, ScriptedPredictor
+from tests.conformance.script import scripted_runnable as _lc
+from tests.conformance.script import scripted_scorer as _scorer
 from ttc_plugins.strategies.steps import drive
-
-ONE_AT_A_TIME = {"max_concurrency": 1}
-Runner = Callable[[str], TTCResult]
-
-
-@dataclass(frozen=True)
-class Case:
-    family: str
-    name: str
-    replies: dict[str, list[Any]]
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return f"{self.family}-{self.name}"
-
-
-class ScriptedPredictor(dspy.Module):
-    """A DSPy stand-in for one predictor: each call returns the next scripted reply in ``field_name``."""
-
-    def __init__(self, script: Script, target: str, field_name: str) -> None:
-        super().__init__()
-        self.script, self.target, self.field_name = script, target, field_name
-
-    def forward(self, **inputs: Any) -> dspy.Prediction:
-        return dspy.Prediction(**{self.field_name: self.script.reply(self.target)})
-
-    async def aforward(self, **inputs: Any) -> dspy.Prediction:
-        return self.forward(**inputs)
-
-
-def _lc(script: Script, target: str) -> RunnableLambda:
-    return RunnableLambda(lambda payload: script.reply(target), name=target)
-
-
-def _scorer(script: Script) -> Callable[[Any, Any], Any]:
-    return lambda question, candidate: script.reply("score")
-
 
 # ----------------------------------------------------------------------------------------------- TPO
 
@@ -119,6 +79,8 @@ TPO_CASES = [
 
 BUILDERS: dict[str, dict[str, Callable[[Script, dict[str, Any]], Runner]]] = {
     "tpo": {"drive": _tpo_drive, "langchain": _tpo_langchain, "langgraph": _tpo_langgraph, "dspy": _tpo_dspy},
+    **refine_cases.BUILDERS,
+    **feedback_edit_cases.BUILDERS,
 }
-CASES = [*TPO_CASES]
+CASES = [*TPO_CASES, *refine_cases.CASES, *feedback_edit_cases.CASES]
 DRIVERS = ("langchain", "langgraph", "dspy")
