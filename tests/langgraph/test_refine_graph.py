@@ -404,6 +404,7 @@ def test_a_run_paused_for_review_and_resumed_in_another_process_reports_the_whol
     child = subprocess.run([sys.executable, "-c", code], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
                            capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
     report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert "unregistered type" not in child.stderr  # the log is plain data: no class to trust on the way in
     there = report["calls"]
     assert there == {"generate": 0, "critic": 0, "editor": 1, "scorer": 1}
     assert report["answer"] == "3 + 4 = 7. Answer: 7"
