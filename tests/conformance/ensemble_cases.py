@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conformance.families import ONE_AT_A_TIME, Case, Runner, lc_target
-from tests.conformance.script import REFUSED, Script
+from tests.conformance.script import ONE_AT_A_TIME, REFUSED, Case, Runner, Script, scripted_runnable
 from ttc_plugins.strategies.steps import drive
 
 _MEMBERS = ("member0", "member1", "member2")
@@ -21,7 +20,7 @@ def _drive(script: Script, options: dict[str, Any]) -> Runner:
 def _langchain(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langchain import ensemble
 
-    strategy = ensemble([lc_target(script, target) for target in _MEMBERS if target in script.targets])
+    strategy = ensemble([scripted_runnable(script, target) for target in _MEMBERS if target in script.targets])
     return lambda question: strategy.with_result().invoke(question, ONE_AT_A_TIME)
 
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conformance.families import ONE_AT_A_TIME, Case, Runner, ScriptedPredictor, lc_target, scorer
-from tests.conformance.script import REFUSED, Script
+from tests.conformance.script import (
+    ONE_AT_A_TIME,
+    REFUSED,
+    Case,
+    Runner,
+    Script,
+    ScriptedPredictor,
+    scripted_runnable,
+    scripted_scorer,
+)
 from ttc_plugins.strategies.select import AdaptiveStop
 from ttc_plugins.strategies.steps import drive
 
@@ -19,14 +27,14 @@ def _sc_drive(script: Script, options: dict[str, Any]) -> Runner:
 def _sc_langchain(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langchain import self_consistency
 
-    strategy = self_consistency(lc_target(script, "generate"), **options)
+    strategy = self_consistency(scripted_runnable(script, "generate"), **options)
     return lambda question: strategy.with_result().invoke(question, ONE_AT_A_TIME)
 
 
 def _sc_langgraph(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langgraph import create_self_consistency_graph
 
-    graph = create_self_consistency_graph(lc_target(script, "generate"), **options)
+    graph = create_self_consistency_graph(scripted_runnable(script, "generate"), **options)
     return lambda question: graph.invoke({"question": question}, ONE_AT_A_TIME)["result"]
 
 
@@ -49,14 +57,14 @@ def _bon_drive(script: Script, options: dict[str, Any]) -> Runner:
 def _bon_langchain(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langchain import best_of_n
 
-    strategy = best_of_n(lc_target(script, "generate"), verifier=scorer(script), **options)
+    strategy = best_of_n(scripted_runnable(script, "generate"), verifier=scripted_scorer(script), **options)
     return lambda question: strategy.with_result().invoke(question, ONE_AT_A_TIME)
 
 
 def _bon_langgraph(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langgraph import create_best_of_n_graph
 
-    graph = create_best_of_n_graph(lc_target(script, "generate"), scorer(script), **options)
+    graph = create_best_of_n_graph(scripted_runnable(script, "generate"), scripted_scorer(script), **options)
     return lambda question: graph.invoke({"question": question}, ONE_AT_A_TIME)["result"]
 
 

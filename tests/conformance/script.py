@@ -1,14 +1,26 @@
-"""Scripted replies by call target, the same for every driver, and the view of a result they must agree on."""
+"""Scripted replies by call target, the same for every driver, the stand-ins that give them, and the
+view of a result the drivers must agree on.
+
+The stand-ins live here, not in ``families.py``, because each family's cases module uses them and
+``families.py`` imports those modules: here they import without a cycle.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+import dspy
+from langchain_core.runnables import RunnableLambda
 
 from ttc_plugins import BudgetExceeded, TTCResult
 from ttc_plugins.strategies.candidates import output_text
+
+ONE_AT_A_TIME = {"max_concurrency": 1}
+Runner = Callable[[str], TTCResult]
 
 # Raised by a fake as the run's own budget would refuse a call (no budget attached: it is the run's).
 REFUSED = BudgetExceeded("max_calls=4 would be exceeded", limit="max_calls", maximum=4, used=4, requested=1)
@@ -34,6 +46,42 @@ class Script:
         if isinstance(reply, BaseException):
             raise reply
         return reply
+
+
+@dataclass(frozen=True)
+class Case:
+    family: str
+    name: str
+    replies: dict[str, list[Any]]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.family}-{self.name}"
+
+
+class ScriptedPredictor(dspy.Module):
+    """A DSPy stand-in for one predictor: each call returns the next scripted reply in ``field_name``."""
+
+    def __init__(self, script: Script, target: str, field_name: str) -> None:
+        super().__init__()
+        self.script, self.target, self.field_name = script, target, field_name
+
+    def forward(self, **inputs: Any) -> dspy.Prediction:
+        return dspy.Prediction(**{self.field_name: self.script.reply(self.target)})
+
+    async def aforward(self, **inputs: Any) -> dspy.Prediction:
+        return self.forward(**inputs)
+
+
+def scripted_runnable(script: Script, target: str) -> RunnableLambda:
+    """A LangChain stand-in that answers with the next scripted reply for ``target``."""
+    return RunnableLambda(lambda payload: script.reply(target), name=target)
+
+
+def scripted_scorer(script: Script) -> Callable[[Any, Any], Any]:
+    """A verifier ``(question, candidate) -> the next scripted "score" reply``."""
+    return lambda question, candidate: script.reply("score")
 
 
 def view(result: TTCResult) -> dict[str, Any]:

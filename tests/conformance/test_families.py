@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.families import DRIVERS, Case
-from tests.conformance.registry import BUILDERS, CASES
-from tests.conformance.script import Script, view
+from tests.conformance.registry import BUILDERS, CASES, DRIVERS
+from tests.conformance.script import Case, Script, view
 
 
 def _run(case: Case, driver: str) -> tuple[dict, dict]:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conformance.families import ONE_AT_A_TIME, Case, Runner, ScriptedPredictor, lc_target, scorer
-from tests.conformance.script import REFUSED, Script
+from tests.conformance.script import (
+    ONE_AT_A_TIME,
+    REFUSED,
+    Case,
+    Runner,
+    Script,
+    ScriptedPredictor,
+    scripted_runnable,
+    scripted_scorer,
+)
 from ttc_plugins.strategies.steps import drive
 
 
@@ -19,8 +27,8 @@ def _tpo_langchain(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langchain import tpo
 
     strategy = tpo(
-        lc_target(script, "generate"), scorer=scorer(script), loss=lc_target(script, "loss"),
-        gradient=lc_target(script, "gradient"), update=lc_target(script, "update"), **options,
+        scripted_runnable(script, "generate"), scorer=scripted_scorer(script), loss=scripted_runnable(script, "loss"),
+        gradient=scripted_runnable(script, "gradient"), update=scripted_runnable(script, "update"), **options,
     )  # fmt: skip
     return lambda question: strategy.with_result().invoke(question, ONE_AT_A_TIME)
 
@@ -29,8 +37,8 @@ def _tpo_langgraph(script: Script, options: dict[str, Any]) -> Runner:
     from ttc_plugins.langgraph import create_tpo_graph
 
     graph = create_tpo_graph(
-        lc_target(script, "generate"), scorer=scorer(script), loss=lc_target(script, "loss"),
-        gradient=lc_target(script, "gradient"), update=lc_target(script, "update"), **options,
+        scripted_runnable(script, "generate"), scorer=scripted_scorer(script), loss=scripted_runnable(script, "loss"),
+        gradient=scripted_runnable(script, "gradient"), update=scripted_runnable(script, "update"), **options,
     )  # fmt: skip
     return lambda question: graph.invoke({"question": question}, ONE_AT_A_TIME)["result"]
 

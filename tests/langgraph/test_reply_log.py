@@ -1,8 +1,8 @@
 import pytest
 
-from ttc_plugins import Budget, BudgetExceeded, budget_scope
+from ttc_plugins import Budget, BudgetExceeded, Verdict, budget_scope
 from ttc_plugins.langgraph._reply_log import decode_reply, encode_reply
-from ttc_plugins.strategies.candidates import MeteredOutput, make_candidates, stops_the_run
+from ttc_plugins.strategies.candidates import MeteredOutput, apply_verdict, make_candidates, stops_the_run
 
 
 class QuotaError(Exception):
@@ -52,3 +52,13 @@ def test_a_run_refusal_still_stops_the_run_and_a_calls_own_refusal_does_not():
 def test_outputs_that_look_like_records_are_left_alone():
     assert decode_reply({"ttc_error": "mine", "other": 1}) == {"ttc_error": "mine", "other": 1}
     assert decode_reply({"answer": "4"}) == {"answer": "4"}
+
+
+def test_a_verdict_is_logged_as_plain_data_and_scores_the_same_after_a_checkpoint(caplog):
+    # A Verdict object would come back from the serializer as an "unregistered type" (logged, and
+    # blocked under LANGGRAPH_STRICT_MSGPACK); its mapping needs no class and scores the same.
+    verdict = Verdict(score=0.4, is_correct=False, critique="off by one")
+    candidate = make_candidates(["Answer: 4"], start=0)[0]
+    replayed = _replayed(verdict)
+    assert apply_verdict(candidate, replayed) == apply_verdict(candidate, verdict)
+    assert "unregistered" not in caplog.text

@@ -6,6 +6,7 @@ exception is not data a checkpointer keeps faithfully (it stores its repr), so a
 logged as a record of its type, message and, for a budget refusal, the limit's numbers, and rebuilt
 from that record on replay. The core then sees the same failure wherever the run is resumed:
 
+- a verifier's :class:`~ttc_plugins.Verdict` is logged as its mapping, which the core reads the same;
 - a builtin exception comes back as itself (``ValueError("x")``), any other as an exception of a
   class with the same name, so a candidate's ``error`` text reads the same;
 - a refusal that stopped the run (the run's budget or one it runs under ran out) comes back as a
@@ -28,6 +29,7 @@ from functools import cache
 from typing import Any
 
 from ttc_plugins.budget import Budget, BudgetExceeded
+from ttc_plugins.results import Verdict
 from ttc_plugins.strategies.candidates import MeteredOutput
 
 __all__ = ["decode_reply", "encode_reply"]
@@ -54,6 +56,11 @@ def encode_reply(reply: Any, *, stops_run: bool = True) -> Any:
         reply: the call's output, a :class:`MeteredOutput`, or the exception it raised.
         stops_run: for a budget refusal, whether it was the run's budget that refused.
     """
+    if isinstance(reply, Verdict):
+        # The core reads a verdict's mapping as the verdict itself, and a checkpointer stores a mapping
+        # as it is; a Verdict object it would rebuild only as an "unregistered type" (warned, and
+        # blocked under LANGGRAPH_STRICT_MSGPACK).
+        return reply.model_dump()
     if isinstance(reply, MeteredOutput):
         return {_METERED: [encode_reply(reply.output), reply.input_tokens, reply.output_tokens]}
     if not isinstance(reply, BaseException):
