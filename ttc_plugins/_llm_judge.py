@@ -34,7 +34,7 @@ from ttc_plugins.results import Verdict
 from ttc_plugins.strategies.candidates import output_text
 from ttc_plugins.verifiers import parse_judge_reply
 
-__all__ = ["JudgeReply", "llm_judge"]
+__all__ = ["JudgeReply", "llm_judge", "scorer_or_own_judge"]
 
 
 class JudgeReply(BaseModel):
@@ -115,3 +115,22 @@ def llm_judge(
             return parse_judge_reply(await llm.ainvoke(messages, config))
 
     return RunnableLambda(judge, afunc=ajudge, name="llm_judge")
+
+
+def scorer_or_own_judge(scorer: Any, runnable: Runnable[Any, Any], *, strategy: str) -> Runnable[Any, Any]:
+    """The verifier Runnable a strategy scores with: ``scorer`` as given, else an LLM judge on the chat
+    model found inside ``runnable`` (a small model judging itself is a weak guard; pass a check).
+
+    Raises:
+        ValueError: no scorer given and no chat model in ``runnable`` to judge with.
+    """
+    from ttc_plugins._runnables import as_verifier_runnable, model_of
+
+    if scorer is not None:
+        return as_verifier_runnable(scorer)
+    model = model_of(runnable)
+    if model is None:
+        raise ValueError(
+            f"{strategy}() cannot find a chat model in {runnable.get_name()!r} to score with; pass scorer="
+        )
+    return llm_judge(model, structured=False)

@@ -49,12 +49,23 @@ __all__ = [
     "family_steps",
     "generated_reply",
     "prediction_of",
+    "question_of",
     "read_sample",
     "run_in_scope",
     "run_steps",
     "scorer_parts",
     "scoring_reply",
 ]
+
+
+def question_of(inputs: dict[str, Any]) -> str:
+    """A module call's inputs as the question text a scorer or critic is shown.
+
+    Example:
+        >>> question_of({"question": "What is 3 + 4?", "context": "arithmetic"})
+        'question: What is 3 + 4?; context: arithmetic'
+    """
+    return "; ".join(f"{name}: {value}" for name, value in inputs.items())
 
 
 def answer_of(prediction: dspy.Prediction, answer_field: str) -> str | None:

@@ -50,6 +50,7 @@ from ttc_plugins.dspy._stepped import (
     draw_samples,
     family_steps,
     prediction_of,
+    question_of,
     read_sample,
     run_in_scope,
 )
@@ -163,7 +164,7 @@ class BestOfN(dspy.Module):
 
     def _loop(self, run: StepRun) -> StepLoop:
         core = best_of_n_loop(
-            run.inputs, question="; ".join(f"{name}: {value}" for name, value in run.inputs.items()), n=self.n,
+            run.inputs, question=question_of(run.inputs), n=self.n,
             threshold=self.threshold, weighted=self.weighted, wave_size=self.wave_size, same=self.same,
             extract=lambda prediction: answer_of(prediction, self.answer_field),
         )  # fmt: skip

@@ -50,6 +50,7 @@ from ttc_plugins.dspy._stepped import (
     family_steps,
     generated_reply,
     prediction_of,
+    question_of,
     run_in_scope,
     scorer_parts,
     scoring_reply,
@@ -150,7 +151,7 @@ class FeedbackEdit(dspy.Module):
     def _loop(self, run: StepRun) -> StepLoop:
         core = feedback_edit_loop(
             run.inputs,
-            question="; ".join(f"{name}: {value}" for name, value in run.inputs.items()),
+            question=question_of(run.inputs),
             drafts=self.drafts,
             feedbacks=self.feedbacks,
             edits=self.edits,

@@ -61,6 +61,7 @@ from ttc_plugins.dspy._stepped import (
     family_steps,
     generated_reply,
     prediction_of,
+    question_of,
     run_in_scope,
     scorer_parts,
     scoring_reply,
@@ -166,7 +167,7 @@ class Refine(dspy.Module):
     def _loop(self, run: StepRun) -> StepLoop:
         core = refine_loop(
             run.inputs,
-            question="; ".join(f"{name}: {value}" for name, value in run.inputs.items()),
+            question=question_of(run.inputs),
             rules=self.rules,
             satisfied=self.satisfied,
             extract=lambda prediction: answer_of(prediction, self.answer_field),

@@ -54,6 +54,7 @@ from ttc_plugins.dspy._stepped import (
     family_steps,
     generated_reply,
     prediction_of,
+    question_of,
     run_in_scope,
     scorer_parts,
     scoring_reply,
@@ -166,7 +167,7 @@ class TPO(dspy.Module):
         return str(call.outcome.analysis if target == "loss" else call.outcome.suggestions)
 
     def _loop(self, run: StepRun) -> StepLoop:
-        question = "; ".join(f"{name}: {value}" for name, value in run.inputs.items())
+        question = question_of(run.inputs)
         core = tpo_loop(
             run.inputs,
             question=question,

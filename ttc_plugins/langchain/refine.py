@@ -25,10 +25,10 @@ from typing import Any
 from langchain_core.runnables import Runnable
 from pydantic import Field
 
-from ttc_plugins._llm_judge import llm_judge
-from ttc_plugins._runnables import model_of, output_parser_of, role_runnable
+from ttc_plugins._llm_judge import scorer_or_own_judge
+from ttc_plugins._runnables import output_parser_of, role_runnable
 from ttc_plugins.langchain._stepped import Binding, SteppedStrategy, StrategyLoop, texts_of
-from ttc_plugins.langchain.verification import QuestionFormatter, as_verifier_runnable, question_text
+from ttc_plugins.langchain.verification import QuestionFormatter, question_text
 from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
 from ttc_plugins.strategies.candidates import AnswerExtractor, output_text
 from ttc_plugins.strategies.refine import AcceptRule, RefineRules, refine_loop
@@ -114,14 +114,7 @@ def refine(
         runnable=runnable,
         critic=role_runnable(critic, role="critic", template=CRITIC_USER, **roles),
         editor=role_runnable(editor, role="editor", template=EDITOR_USER, parser=output_parser_of(runnable), **roles),
-        scorer=as_verifier_runnable(scorer) if scorer is not None else _default_scorer(runnable),
+        scorer=scorer_or_own_judge(scorer, runnable, strategy="refine"),
         rules=RefineRules(max_rounds=max_rounds, accept=accept, patience=patience, threshold=threshold),
         question=question, extract=extract, satisfied=satisfied, return_result=return_result,
     )  # fmt: skip
-
-
-def _default_scorer(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:
-    model = model_of(runnable)
-    if model is None:
-        raise ValueError(f"refine() cannot find a chat model in {runnable.get_name()!r} to score with; pass scorer=")
-    return llm_judge(model, structured=False)

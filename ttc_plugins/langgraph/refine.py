@@ -25,8 +25,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, interrupt
 
-from ttc_plugins._llm_judge import llm_judge
-from ttc_plugins._runnables import Binding, as_verifier_runnable, model_of, output_parser_of, role_runnable, texts_of
+from ttc_plugins._llm_judge import scorer_or_own_judge
+from ttc_plugins._runnables import Binding, output_parser_of, role_runnable, texts_of
 from ttc_plugins.langgraph._sampling_graph import as_generator
 from ttc_plugins.langgraph._step_graph import step_graph
 from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
@@ -103,7 +103,7 @@ def create_refine_graph(
     steps = {"strategy": "create_refine_graph", "fallback": drafter}
     bindings = {
         "draft": Binding(drafter),
-        "score": Binding(as_verifier_runnable(scorer) if scorer is not None else _default_scorer(drafter)),
+        "score": Binding(scorer_or_own_judge(scorer, drafter, strategy="create_refine_graph")),
         "critique": Binding(
             role_runnable(critic, role="critic", template=CRITIC_USER, **steps),
             render=texts_of("draft"),
@@ -125,10 +125,3 @@ def create_refine_graph(
         make_loop, bindings, roles=roles, input_key=input_key, output_key=output_key, name=name,
         checkpointer=checkpointer, pauses=human_feedback, title="Refine",
     )  # fmt: skip
-
-
-def _default_scorer(drafter: Runnable[Any, Any]) -> Runnable[Any, Any]:
-    model = model_of(drafter)
-    if model is None:
-        raise ValueError(f"create_refine_graph() cannot find a chat model in {drafter.get_name()!r}; pass scorer=")
-    return llm_judge(model, structured=False)
