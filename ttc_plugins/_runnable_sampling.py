@@ -64,43 +64,45 @@ def _choices(result: Any) -> list[BaseMessage]:
     return messages
 
 
-def sample(
-    runnable: Runnable[Any, Any], input: Any, k: int, config: RunnableConfig, provider_n: ProviderN
-) -> list[Any]:
-    """k outputs of ``runnable`` on ``input`` (exceptions in place of failed samples)."""
-    outputs: list[Any] = []
+def sample(runnable: Runnable[Any, Any], input: Any, configs: list[RunnableConfig], provider_n: ProviderN) -> list[Any]:
+    """One output of ``runnable`` on ``input`` per config (exceptions in place of failed samples).
+
+    The configs are the samples' own (their run names and metadata); one ``n=`` request goes out under
+    the first one.
+    """
+    k, outputs = len(configs), []
     if provider_n.applies_to(runnable, k):
         try:
             prompt = runnable._convert_input(input)  # what invoke() itself does with chat input
-            outputs = _choices(runnable.generate_prompt([prompt], n=k, **_callback_options(config)))
+            outputs = _choices(runnable.generate_prompt([prompt], n=k, **_callback_options(configs[0])))
             provider_n.record(k, len(outputs))
         except BudgetExceeded:
             outputs = []  # k choices at once may not fit where fewer single samples still do
         except Exception:
             provider_n.record(k, 0)  # the provider rejected n: sample one by one from now on
             outputs = []
-    missing = k - len(outputs)
-    if missing > 0:
-        outputs += metered(runnable).batch([input] * missing, config, return_exceptions=True)
+    missing = configs[len(outputs) :]
+    if missing:
+        outputs += metered(runnable).batch([input] * len(missing), missing, return_exceptions=True)
     return outputs[:k]
 
 
 async def asample(
-    runnable: Runnable[Any, Any], input: Any, k: int, config: RunnableConfig, provider_n: ProviderN
+    runnable: Runnable[Any, Any], input: Any, configs: list[RunnableConfig], provider_n: ProviderN
 ) -> list[Any]:
     """The async twin of :func:`sample`."""
-    outputs: list[Any] = []
+    k, outputs = len(configs), []
     if provider_n.applies_to(runnable, k):
         try:
             prompt = runnable._convert_input(input)
-            outputs = _choices(await runnable.agenerate_prompt([prompt], n=k, **_callback_options(config)))
+            outputs = _choices(await runnable.agenerate_prompt([prompt], n=k, **_callback_options(configs[0])))
             provider_n.record(k, len(outputs))
         except BudgetExceeded:
             outputs = []
         except Exception:
             provider_n.record(k, 0)  # the provider rejected n: sample one by one from now on
             outputs = []
-    missing = k - len(outputs)
-    if missing > 0:
-        outputs += await metered(runnable).abatch([input] * missing, config, return_exceptions=True)
+    missing = configs[len(outputs) :]
+    if missing:
+        outputs += await metered(runnable).abatch([input] * len(missing), missing, return_exceptions=True)
     return outputs[:k]

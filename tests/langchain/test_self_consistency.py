@@ -5,7 +5,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from tests.langchain.fakes import ScriptedChatModel
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, budget_scope
-from ttc_plugins.langchain import self_consistency
+from ttc_plugins.langchain import best_of_n, self_consistency
 from ttc_plugins.strategies.select import AdaptiveStop
 
 PROMPT = ChatPromptTemplate.from_messages([("user", "What is {a} + {b}?")])
@@ -47,6 +47,7 @@ def test_callbacks_tags_and_metadata_reach_every_sample():
     class Recorder(BaseCallbackHandler):
         def __init__(self):
             self.model_runs = []
+            self.metadata = []
             self.chain_runs = {}
 
         def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, name=None, **kwargs):
@@ -54,16 +55,34 @@ def test_callbacks_tags_and_metadata_reach_every_sample():
 
         def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id, tags, metadata, **kwargs):
             self.model_runs.append((parent_run_id, tags, metadata.get("user")))
+            self.metadata.append({k: v for k, v in metadata.items() if k.startswith("ttc_")})
 
     recorder = Recorder()
     solver = self_consistency(_model(["Answer: 1"]), n=3, use_provider_n=False)
     solver.invoke("q", {"callbacks": [recorder], "tags": ["exp-7"], "metadata": {"user": "ada"}})
     strategy_run = next(run for run, (name, _) in recorder.chain_runs.items() if name == "self_consistency")
     assert len(recorder.model_runs) == 3
-    # each sample is a "sample" run of the strategy's run, which holds the model run
-    assert all(recorder.chain_runs[parent] == ("sample", strategy_run) for parent, _, _ in recorder.model_runs)
+    # each sample is a run named after its role under the strategy's run, which holds the model run
+    assert all(recorder.chain_runs[parent] == ("generator", strategy_run) for parent, _, _ in recorder.model_runs)
     assert len({parent for parent, _, _ in recorder.model_runs}) == 3
     assert all("exp-7" in tags and user == "ada" for _, tags, user in recorder.model_runs)
+    # and says what it was for: the family, the role and target, the step and which call of it
+    assert sorted(m["ttc_call"] for m in recorder.metadata) == [0, 1, 2]
+    assert {(m["ttc_family"], m["ttc_role"], m["ttc_target"], m["ttc_step"]) for m in recorder.metadata} == {
+        ("self_consistency", "generator", "generate", 0)
+    }
+
+
+async def test_progress_goes_out_as_custom_events_while_the_run_goes():
+    solver = best_of_n(_model(["Answer: 1", "Answer: 2"]), verifier=lambda q, c: 0.5, n=2, use_provider_n=False)
+    events = [e async for e in solver.astream_events("q", version="v2") if e["event"] == "on_custom_event"]
+    progress = [e["data"] for e in events if e["name"] == "ttc_progress"]
+    assert [(p["event"], p.get("role")) for p in progress] == [
+        ("call_done", "generator"), ("call_done", "generator"),
+        ("call_done", "verifier"), ("call_done", "verifier"),
+        ("finish", None),
+    ]  # fmt: skip
+    assert progress[-1] == {"event": "finish", "chosen": 0, "score": 0.5, "stop_reason": "done"}
 
 
 def test_each_candidate_gets_its_own_samples_tokens_even_from_a_text_chain():

@@ -234,3 +234,24 @@ def test_a_refusal_by_a_budget_made_inside_a_call_fails_that_response_only():
     assert (result.output, result.stop_reason) == ("ok", "done")
     failed = result.candidates[1]
     assert failed.error.startswith("BudgetExceeded:") and not failed.budget_refused
+
+
+def test_each_call_says_in_its_metadata_what_it_was_for():
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Recorder(BaseCallbackHandler):
+        def __init__(self):
+            self.seen = []
+
+        def on_chat_model_start(self, serialized, messages, *, metadata, **kwargs):
+            self.seen.append(tuple(metadata.get(k) for k in ("ttc_family", "ttc_role", "ttc_target", "ttc_step")))
+
+    recorder = Recorder()
+    model = ScriptedChatModel(replies=["ok", "bad", "loss", "gradient", "great", "great"], max_tokens=10)
+    graph = create_tpo_graph(model, scorer=BY_WORD, samples=2, rounds=1)
+    _solve(graph, {**ONE_AT_A_TIME, "callbacks": [recorder]})
+    assert recorder.seen == [
+        ("tpo", "generator", "generate", 0), ("tpo", "generator", "generate", 0),
+        ("tpo", "critic", "loss", 2), ("tpo", "critic", "gradient", 3),
+        ("tpo", "generator", "update", 4), ("tpo", "generator", "update", 4),
+    ]  # fmt: skip

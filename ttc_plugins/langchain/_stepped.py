@@ -8,15 +8,18 @@ driver (:mod:`ttc_plugins._runnable_steps`): each step's calls as a batch per ta
 caller's ``max_concurrency``, callbacks, tags and metadata; a sampled target's calls each metered in a
 budget of their own, and identical ones asked of a chat model that takes ``n=`` in one request (the
 choices counted, the missing ones sampled one by one). Everything runs inside a child budget of the
-caller's, whose spend becomes the result's.
+caller's, whose spend becomes the result's. Progress goes out as LangChain custom events named
+``ttc_progress``, and each call's run is named after its role with ``ttc_*`` metadata.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
+from functools import partial
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.callbacks.manager import adispatch_custom_event, dispatch_custom_event
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import patch_config
 from pydantic import ConfigDict, PrivateAttr
@@ -27,7 +30,11 @@ from ttc_plugins.budget import strategy_run_scope
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
 
-__all__ = ["Binding", "Step", "SteppedStrategy", "StrategyLoop", "texts_of"]
+__all__ = ["PROGRESS_EVENT", "Binding", "Step", "SteppedStrategy", "StrategyLoop", "texts_of"]
+
+PROGRESS_EVENT = "ttc_progress"
+"""The name of the custom events a run dispatches as it goes (``astream_events(version="v2")`` shows
+them as ``on_custom_event``): the family's events, a ``call_done`` per call, then ``finish``."""
 
 # (role the calls are charged to, the Runnable to run, one payload per call)
 Step = tuple[str, Runnable[Any, Any], list[Any]]
@@ -88,7 +95,9 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
         child = patch_config(config, callbacks=run_manager.get_child())
         with strategy_run_scope(self.get_name()) as run_budget:
             bindings = dict(self._bindings())
-            result = run_steps(_as_core_steps(self._loop(input), bindings), bindings, child, self._provider_n)
+            loop = _as_core_steps(self._loop(input), bindings)
+            report = partial(dispatch_custom_event, PROGRESS_EVENT, config=child)
+            result = run_steps(loop, bindings, child, self._provider_n, family=self.get_name(), report=report)
         return self._finish(result, run_budget.spent)
 
     async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
@@ -96,7 +105,8 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
         with strategy_run_scope(self.get_name()) as run_budget:
             bindings = dict(self._bindings())
             loop = _as_core_steps(self._loop(input), bindings)
-            result = await arun_steps(loop, bindings, child, self._provider_n)
+            report = partial(adispatch_custom_event, PROGRESS_EVENT, config=child)
+            result = await arun_steps(loop, bindings, child, self._provider_n, family=self.get_name(), report=report)
         return self._finish(result, run_budget.spent)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:

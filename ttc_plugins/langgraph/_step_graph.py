@@ -41,6 +41,7 @@ from ttc_plugins.langgraph.context import TTCContext, budget_for_run
 from ttc_plugins.langgraph.state_fields import CandidateListField, TTCResultField, check_io_keys, result_data
 from ttc_plugins.results import TTCEvent, TTCResult
 from ttc_plugins.strategies.candidates import MeteredOutput, stops_the_run
+from ttc_plugins.strategies.progress import call_done, finished, progress_of
 from ttc_plugins.strategies.steps import FamilyLoop, Step
 
 __all__ = ["LOG", "PENDING", "step_graph"]
@@ -98,7 +99,7 @@ def _run_spend(log: Sequence[Mapping[str, Any]]) -> Spend:
 
 
 def _report(event: TTCEvent) -> None:
-    get_stream_writer()({"event": event.kind, **event.data})
+    get_stream_writer()(progress_of(event))
 
 
 def step_graph(
@@ -162,11 +163,7 @@ def step_graph(
         for event in result.events[reported:]:
             _report(event)
         result.spend = _run_spend(log)
-        chosen = result.chosen_candidate
-        score = chosen.score if chosen is not None else None
-        get_stream_writer()(
-            {"event": "finish", "chosen": result.chosen, "score": score, "stop_reason": result.stop_reason}
-        )
+        get_stream_writer()(finished(result))
         data = result_data(result)
         written = writes(result) if writes is not None else result.output
         return {PENDING: None, output_key: written, "candidates": Overwrite(data["candidates"]), "result": data}
@@ -204,6 +201,12 @@ def _role_node(role: str, bindings: Mapping[str, Binding], name: str) -> Runnabl
         parent = budget_for_run(get_runtime().context)
         return parent.child(name=name) if parent is not None else Budget(name=name)
 
+    def traced(task: dict[str, Any], config: RunnableConfig) -> RunnableConfig:
+        # What the call was for, in its runs' metadata (as the LangChain driver tags its calls).
+        what = {"ttc_family": name, "ttc_role": role, "ttc_target": task["target"], "ttc_step": task["step"],
+                "ttc_call": task["call"]}  # fmt: skip
+        return {**config, "metadata": {**config.get("metadata", {}), **what}}
+
     def logged(task: dict[str, Any], budget: Budget, reply: Any, started: float) -> dict[str, Any]:
         # Judged in the call's own budget: a refusal from it or above is the run's; one from a budget
         # made inside the call (a tool's own cap) fails this call only.
@@ -212,8 +215,7 @@ def _role_node(role: str, bindings: Mapping[str, Binding], name: str) -> Runnabl
         failed = isinstance(reply, BaseException)
         if bindings[task["target"]].sampled and not failed:  # a sample carries its own call's tokens
             reply = MeteredOutput(reply, budget.spent.input_tokens, budget.spent.output_tokens)
-        event = {"event": "call_done", "role": role, "target": task["target"], "step": task["step"],
-                 "call": task["call"], "error": f"{type(reply).__name__}: {reply}" if failed else None}  # fmt: skip
+        event = call_done(role=role, target=task["target"], step=task["step"], call=task["call"], reply=reply)
         get_stream_writer()(event)
         record = {"step": task["step"], "call": task["call"], "target": task["target"],
                   "reply": encode_reply(reply, stops_run=stops), "spend": budget.spent.model_dump(),
@@ -222,7 +224,7 @@ def _role_node(role: str, bindings: Mapping[str, Binding], name: str) -> Runnabl
 
     def call(task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         binding, budget, started = bindings[task["target"]], ledger(), time.time()
-        payload = binding.input(task["payload"])
+        payload, config = binding.input(task["payload"]), traced(task, config)
         with budget_scope(budget), budget_role(role):
             try:
                 reply = binding.reply(binding.runnable.invoke(payload, config))
@@ -234,7 +236,7 @@ def _role_node(role: str, bindings: Mapping[str, Binding], name: str) -> Runnabl
 
     async def acall(task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         binding, budget, started = bindings[task["target"]], ledger(), time.time()
-        payload = binding.input(task["payload"])
+        payload, config = binding.input(task["payload"]), traced(task, config)
         with budget_scope(budget), budget_role(role):
             try:
                 reply = binding.reply(await binding.runnable.ainvoke(payload, config))

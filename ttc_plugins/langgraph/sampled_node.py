@@ -163,16 +163,18 @@ def sampled_node(
         # Each run gets the state (the core's payload is a placeholder) and is metered on its own.
         return {"generate": Binding(one_run(runtime), render=lambda _: state, sampled=True)}
 
+    def options(runtime: Runtime[Any]) -> dict[str, Any]:
+        # Progress to the graph's custom stream; an interrupt inside a run pauses the graph, as a node's would.
+        return {"family": budget_name, "report": runtime.stream_writer, "passes": (GraphBubbleUp,)}
+
     def sampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
-            result = run_steps(core(), bindings(state, runtime), config, ProviderN(False), passes=(GraphBubbleUp,))
+            result = run_steps(core(), bindings(state, runtime), config, ProviderN(False), **options(runtime))
         return winning_update(result, run_budget.spent)
 
     async def asampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
-            result = await arun_steps(
-                core(), bindings(state, runtime), config, ProviderN(False), passes=(GraphBubbleUp,)
-            )
+            result = await arun_steps(core(), bindings(state, runtime), config, ProviderN(False), **options(runtime))
         return winning_update(result, run_budget.spent)
 
     wrapper = asampled if is_async else sampled
