@@ -54,6 +54,7 @@ class Case:
     name: str
     replies: dict[str, list[Any]]
     options: dict[str, Any] = field(default_factory=dict)
+    ignore: frozenset[str] = frozenset()  # view keys a family's shells build their own way
 
     @property
     def id(self) -> str:
@@ -63,9 +64,11 @@ class Case:
 class ScriptedPredictor(dspy.Module):
     """A DSPy stand-in for one predictor: each call returns the next scripted reply in ``field_name``."""
 
-    def __init__(self, script: Script, target: str, field_name: str) -> None:
+    def __init__(self, script: Script, target: str, field_name: str, signature: Any = None) -> None:
         super().__init__()
         self.script, self.target, self.field_name = script, target, field_name
+        if signature is not None:
+            self.signature = signature  # the replaced predictor's, where the shell reads its fields
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
         return dspy.Prediction(**{self.field_name: self.script.reply(self.target)})

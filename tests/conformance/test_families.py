@@ -15,7 +15,11 @@ from tests.conformance.script import Case, Script, view
 def _run(case: Case, driver: str) -> tuple[dict, dict]:
     script = Script(case.replies)
     result = BUILDERS[case.family][driver](script, dict(case.options))("Describe it.")
-    return view(result), dict(script.calls)
+    seen = view(result)
+    for candidate in seen["candidates"]:
+        for key in case.ignore & candidate.keys():
+            del candidate[key]
+    return {key: value for key, value in seen.items() if key not in case.ignore}, dict(script.calls)
 
 
 @pytest.mark.parametrize("driver", DRIVERS)

@@ -122,10 +122,11 @@ def test_a_refused_first_call_raises():
 
 
 def test_the_cap_also_goes_in_the_request_body_for_llama_cpp():
+    from ttc_plugins.langchain._continuation import _capped
     from ttc_plugins.local import local_chat_model
 
     llm = local_chat_model("http://127.0.0.1:9/v1")  # not called: only the bound options are checked
-    bound = budget_forcing(llm, max_thinking_tokens=40)._capped(17)
+    bound = _capped(llm, 17)
     assert bound.kwargs == {"max_tokens": 17, "extra_body": {"repeat_penalty": 1.0, "max_tokens": 17}}
     assert llm.extra_body == {"repeat_penalty": 1.0, "max_tokens": 256}
 

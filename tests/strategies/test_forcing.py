@@ -115,3 +115,87 @@ def test_the_controller_refuses_steps_out_of_order():
 def test_cut_to_tokens_leaves_fitting_text_alone():
     assert cut_to_tokens("short", 10) == "short"
     assert cut_to_tokens("abcdefgh", 3, count=len, keep=2) == "abc"
+
+
+# ---- the loop, through drive
+
+
+def _words(text):
+    return len(text.split())
+
+
+class Thinker:
+    """Answers ``think`` with ``thoughts`` in turn and ``answer`` with ``answer``; records the payloads."""
+
+    def __init__(self, thoughts, answer="7"):
+        from ttc_plugins.strategies.forcing import Continuation
+
+        self.replies = {"think": iter(thoughts), "answer": iter([answer])}
+        self.payloads: list[tuple[str, dict]] = []
+        self.continuation = Continuation
+
+    def __call__(self, call):
+        self.payloads.append((call.target, call.payload))
+        reply = next(self.replies[call.target])
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply if not isinstance(reply, str) else self.continuation(reply)
+
+
+def _forced(thinker, **rules):
+    from ttc_plugins.strategies.forcing import forcing_loop
+    from ttc_plugins.strategies.steps import drive
+
+    loop = forcing_loop("q", rules=ForcingRules(**rules), output_of=lambda c, reply: c.text, count=_words)
+    return drive(loop, thinker)
+
+
+def test_the_loop_asks_to_think_on_with_the_allowance_left_then_for_the_answer_with_its_cap():
+    thinker = Thinker(["one two three", "four five six seven"])
+    result = _forced(thinker, min_thinking_tokens=6, max_thinking_tokens=20, max_waits=2, max_answer_tokens=5)
+    assert [(target, p["max_tokens"]) for target, p in thinker.payloads] == [
+        ("think", 20),
+        ("think", 16),
+        ("answer", 5),
+    ]
+    assert thinker.payloads[1][1]["thinking"] == "one two three Wait"
+    assert (result.answer, result.stop_reason) == ("7", "done")
+    assert result.chosen_candidate.lineage == [(0, 0), (1, 0), (2, 0)]
+    assert [e.kind for e in result.events].count("wait") == 1
+
+
+def test_a_refusal_after_some_thinking_returns_it_with_stop_budget():
+    from tests.strategies.stepping import refusal_by
+    from ttc_plugins import Budget
+
+    thinker = Thinker(["one two", refusal_by(Budget(max_calls=1))])
+    result = _forced(thinker, min_thinking_tokens=6, max_waits=1)
+    assert (result.output, result.answer, result.stop_reason) == ("one two Wait", None, "budget")
+    assert result.chosen_candidate.lineage == [(0, 0)]
+
+
+def test_a_refusal_of_the_first_call_or_any_other_failure_is_raised():
+    from tests.strategies.stepping import refusal_by
+    from ttc_plugins import Budget, BudgetExceeded
+
+    with pytest.raises(BudgetExceeded):
+        _forced(Thinker([refusal_by(Budget(max_calls=1))]))
+    with pytest.raises(TimeoutError):
+        _forced(Thinker(["one two three"], answer=TimeoutError("slow")))
+
+
+def test_a_refused_answer_returns_the_thinking_unanswered():
+    from tests.strategies.stepping import refusal_by
+    from ttc_plugins import Budget
+
+    result = _forced(Thinker(["one two three"], answer=refusal_by(Budget(max_calls=1))))
+    assert (result.output, result.answer, result.stop_reason) == ("one two three", None, "budget")
+
+
+def test_rejoining_puts_back_the_space_a_fresh_message_drops():
+    from ttc_plugins.strategies.forcing import forcing_loop
+    from ttc_plugins.strategies.steps import drive
+
+    rules = ForcingRules(min_thinking_tokens=4, max_waits=1)
+    loop = forcing_loop("q", rules=rules, output_of=lambda c, reply: c.thinking, count=_words, rejoin=True)
+    assert drive(loop, Thinker(["a b", "c d"])).output == "a b Wait c d"

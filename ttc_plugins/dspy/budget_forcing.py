@@ -1,7 +1,7 @@
 """Budget forcing (s1) as a DSPy module: "Wait" to think longer, "Final Answer:" at the cap.
 
-Decisions come from :class:`~ttc_plugins.strategies.forcing.ThinkingController`, as in the LangChain
-shell; this module makes the calls. DSPy's adapters lay out fields rather than continue raw text, so
+Decisions come from :func:`~ttc_plugins.strategies.forcing.forcing_loop`, as in the LangChain shell;
+this module binds its calls to two predictors. DSPy's adapters lay out fields rather than continue raw text, so
 the reasoning is carried the re-prompting way: ``self.think`` sees the reasoning so far (ending with
 "Wait" when the model stopped too early) and writes its continuation; ``self.answer`` sees the finished
 reasoning ending with "Final Answer:" and writes the signature's outputs. Thinking calls are charged to
@@ -22,12 +22,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.budget import BudgetExceeded
 from ttc_plugins.dspy._stepped import (
     Call,
     Step,
@@ -35,11 +35,11 @@ from ttc_plugins.dspy._stepped import (
     StepRun,
     answer_of,
     arun_in_scope,
+    family_steps,
     prediction_of,
     run_in_scope,
 )
-from ttc_plugins.results import Candidate, StopReason, TTCResult
-from ttc_plugins.strategies.forcing import ForcingRules, ThinkingController
+from ttc_plugins.strategies.forcing import Continuation, ForcingRules, ThinkingController, forcing_loop
 from ttc_plugins.tokens import count_tokens
 
 __all__ = ["BudgetForcing"]
@@ -127,49 +127,32 @@ class BudgetForcing(dspy.Module):
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
         return prediction_of(await arun_in_scope(_RUN_NAME, self._loop, inputs, temperature=None))
 
-    @staticmethod
-    def _capped(step: Step, max_tokens: int | None) -> Step:
-        if max_tokens is not None:
-            step.calls[0].arguments["config"]["max_tokens"] = max_tokens
+    def _bind(self, run: StepRun, role: str, target: str, payloads: list[dict[str, Any]]) -> Step:
+        (payload,) = payloads
+        if target == "think":
+            step = run.ask(role, self.think, [{**run.inputs, "reasoning_so_far": payload["thinking"]}])
+            cap = None if payload["max_tokens"] is None else payload["max_tokens"] + _MARKUP_TOKENS
+        else:
+            step = run.ask(role, self.answer, [{**run.inputs, "reasoning": payload["answer_prefix"]}])
+            cap = payload["max_tokens"]
+        if cap is not None:
+            step.calls[0].arguments["config"]["max_tokens"] = cap
         return step
 
-    def _loop(self, run: StepRun) -> StepLoop:
-        controller = ThinkingController(self.rules, count=self.count)
-        made: list[Call] = []
-        step = "think"
-        while step == "think":
-            allowance = controller.allowance()
-            payload = {**run.inputs, "reasoning_so_far": controller.thinking}
-            cap = None if allowance is None else allowance + _MARKUP_TOKENS
-            (call,) = yield self._capped(run.ask("thinking", self.think, [payload]), cap)
-            if isinstance(call.outcome, BudgetExceeded) and controller.thinking:
-                return self._result(controller, None, "budget"), [c.trace for c in made]
-            if call.failed:
-                raise call.outcome
-            made.append(call)
-            text = str(call.outcome.thinking)
-            # Each continuation is a fresh field value: put back the space between "Wait" and the next words.
-            thinking = controller.thinking
-            glued = (
-                thinking and text and not thinking[-1].isspace() and not text[0].isspace() and text[0] not in ",.;:!?)"
-            )
-            step = controller.add_thinking(" " + text if glued else text)
-        payload = {**run.inputs, "reasoning": controller.answer_prefix}
-        (call,) = yield self._capped(run.ask("answer", self.answer, [payload]), self.rules.max_answer_tokens)
-        if isinstance(call.outcome, BudgetExceeded):
-            return self._result(controller, None, "budget"), [c.trace for c in made]
+    def _read(self, target: str, call: Call) -> Any:
         if call.failed:
-            raise call.outcome
-        made.append(call)
-        controller.add_answer(str(call.outcome.get(self.answer_field, "")))
-        return self._result(controller, call.outcome, "done"), [c.trace for c in made]
+            return call.outcome
+        if target == "think":
+            return Continuation(str(call.outcome.thinking))
+        return Continuation(str(call.outcome.get(self.answer_field, "")), reply=call.outcome)
 
-    def _result(self, controller: ThinkingController, answer: dspy.Prediction | None, stop: StopReason) -> TTCResult:
+    def _output(self, controller: ThinkingController, answer: dspy.Prediction | None) -> dspy.Prediction:
         outputs = dict(answer.items()) if answer is not None else dict.fromkeys(self.answer.signature.output_fields)
-        output = dspy.Prediction(**outputs, thinking=controller.thinking)
-        extracted = answer_of(answer, self.answer_field) if answer is not None else None
-        candidate = Candidate(index=0, output=output, answer=extracted)
-        events = list(controller.events)
-        return TTCResult(
-            output=output, answer=extracted, candidates=[candidate], chosen=0, stop_reason=stop, events=events
-        )
+        return dspy.Prediction(**outputs, thinking=controller.thinking)
+
+    def _loop(self, run: StepRun) -> StepLoop:
+        core = forcing_loop(
+            run.inputs, rules=self.rules, output_of=self._output, count=self.count, rejoin=True,
+            extract=lambda answer: answer_of(answer.reply, self.answer_field),
+        )  # fmt: skip
+        return (yield from family_steps(core, partial(self._bind, run), self._read))

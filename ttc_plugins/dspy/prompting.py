@@ -20,15 +20,27 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import dspy
 from dspy.signatures.signature import Signature, ensure_signature
 
-from ttc_plugins.dspy._stepped import StepLoop, StepRun, answer_of, arun_in_scope, prediction_of, run_in_scope
+from ttc_plugins.dspy._stepped import (
+    Call,
+    Step,
+    StepLoop,
+    StepRun,
+    answer_of,
+    arun_in_scope,
+    family_steps,
+    prediction_of,
+    question_of,
+    run_in_scope,
+)
 from ttc_plugins.prompts import ANALOGICAL_USER, STEP_BACK_ANSWER_USER, STEP_BACK_PRINCIPLE_USER
-from ttc_plugins.results import Candidate, TTCResult
 from ttc_plugins.strategies.draft import CHAIN_OF_DRAFT, WorkedExample
+from ttc_plugins.strategies.step_back import step_back_loop
 
 __all__ = ["ANALOGICAL_RULE", "DRAFT_RULE", "Analogical", "ChainOfDraft", "StepBack"]
 
@@ -166,22 +178,22 @@ class StepBack(dspy.Module):
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
         return prediction_of(await arun_in_scope("step_back", self._loop, inputs, temperature=None))
 
+    def _bind(self, run: StepRun, role: str, target: str, payloads: list[dict[str, Any]]) -> Step:
+        if target == "principle":
+            keep = self.principle.signature.input_fields
+            return run.ask(role, self.principle, [{k: v for k, v in run.inputs.items() if k in keep}])
+        return run.ask(role, self.answer, [{**run.inputs, "principle": p["principle"]} for p in payloads])
+
+    @staticmethod
+    def _read(target: str, call: Call) -> Any:
+        if call.failed:
+            return call.outcome
+        return str(call.outcome.principle) if target == "principle" else call.outcome
+
     def _loop(self, run: StepRun) -> StepLoop:
-        keep = self.principle.signature.input_fields
-        (asked,) = yield run.ask("step_back", self.principle, [{k: v for k, v in run.inputs.items() if k in keep}])
-        if asked.failed:
-            raise asked.outcome
-        principle = asked.outcome.principle
-        (answered,) = yield run.ask("generator", self.answer, [{**run.inputs, "principle": principle}])
-        if answered.failed:
-            raise answered.outcome
-        output = dspy.Prediction(**answered.outcome, principle=principle)
-        answer = answer_of(output, self.answer_field)
-        result = TTCResult(
-            output=output,
-            answer=answer,
-            candidates=[Candidate(index=0, output=output, answer=answer)],
-            chosen=0,
-            stop_reason="done",
-        )
-        return result, [asked.trace, answered.trace]
+        core = step_back_loop(
+            run.inputs, question=question_of(run.inputs),
+            extract=lambda output: answer_of(output, self.answer_field),
+            output_of=lambda answered, principle: dspy.Prediction(**answered, principle=principle),
+        )  # fmt: skip
+        return (yield from family_steps(core, partial(self._bind, run), self._read))

@@ -2,8 +2,8 @@
 
 A family whose core lives in ``strategies/`` yields :class:`~ttc_plugins.strategies.steps.Step`
 objects naming call targets, which the strategy's :class:`Binding` s turn into Runnable calls
-(self-consistency, best-of-N, TPO, refine, feedback + edit); budget forcing and step-back still yield
-``(role, runnable, payloads)`` tuples until their cores move. The steps run on the shared Runnable
+(every family: self-consistency, best-of-N, the ensemble, TPO, refine, feedback + edit, budget forcing,
+step-back). The steps run on the shared Runnable
 driver (:mod:`ttc_plugins._runnable_steps`): each step's calls as a batch per target under the
 caller's ``max_concurrency``, callbacks, tags and metadata; a sampled target's calls each metered in a
 budget of their own, and identical ones asked of a chat model that takes ``n=`` in one request (the
@@ -14,7 +14,7 @@ caller's, whose spend becomes the result's. Progress goes out as LangChain custo
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -30,33 +30,14 @@ from ttc_plugins.budget import strategy_run_scope
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
 
-__all__ = ["PROGRESS_EVENT", "Binding", "Step", "SteppedStrategy", "StrategyLoop", "texts_of"]
+__all__ = ["PROGRESS_EVENT", "Binding", "SteppedStrategy", "StrategyLoop", "texts_of"]
 
 PROGRESS_EVENT = "ttc_progress"
 """The name of the custom events a run dispatches as it goes (``astream_events(version="v2")`` shows
 them as ``on_custom_event``): the family's events, a ``call_done`` per call, then ``finish``."""
 
-# (role the calls are charged to, the Runnable to run, one payload per call)
-Step = tuple[str, Runnable[Any, Any], list[Any]]
-StrategyLoop = Generator[Step | steps.Step, list[Any], TTCResult]
-FamilyLoop = steps.FamilyLoop
-_TUPLE_TARGET = "_tuple_step"
-
-
-def _as_core_steps(loop: StrategyLoop, bindings: dict[str, Binding]) -> FamilyLoop:
-    """``loop`` with its ``(role, runnable, payloads)`` tuple steps turned into core steps on one target,
-    bound each time to that step's Runnable (for the families whose cores have not moved yet)."""
-    replies: list[Any] | None = None
-    while True:
-        try:
-            step = loop.send(replies)  # type: ignore[arg-type]
-        except StopIteration as done:
-            return done.value
-        if not isinstance(step, steps.Step):
-            role, runnable, payloads = step
-            bindings[_TUPLE_TARGET] = Binding(runnable)
-            step = steps.Step(role, tuple(steps.Call(_TUPLE_TARGET, payload) for payload in payloads))
-        replies = yield step
+StrategyLoop = steps.FamilyLoop
+"""What a strategy's ``_loop`` returns: its family's core, bound to the input."""
 
 
 class SteppedStrategy(RunnableSerializable[Any, Any]):
@@ -94,19 +75,20 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
     def _run(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         with strategy_run_scope(self.get_name()) as run_budget:
-            bindings = dict(self._bindings())
-            loop = _as_core_steps(self._loop(input), bindings)
+            bindings = self._bindings()
             report = partial(dispatch_custom_event, PROGRESS_EVENT, config=child)
-            result = run_steps(loop, bindings, child, self._provider_n, family=self.get_name(), report=report)
+            result = run_steps(
+                self._loop(input), bindings, child, self._provider_n, family=self.get_name(), report=report
+            )
         return self._finish(result, run_budget.spent)
 
     async def _arun(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Any:
         child = patch_config(config, callbacks=run_manager.get_child())
         with strategy_run_scope(self.get_name()) as run_budget:
-            bindings = dict(self._bindings())
-            loop = _as_core_steps(self._loop(input), bindings)
+            bindings = self._bindings()
             report = partial(adispatch_custom_event, PROGRESS_EVENT, config=child)
-            result = await arun_steps(loop, bindings, child, self._provider_n, family=self.get_name(), report=report)
+            loop, family = self._loop(input), self.get_name()
+            result = await arun_steps(loop, bindings, child, self._provider_n, family=family, report=report)
         return self._finish(result, run_budget.spent)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:

@@ -1,11 +1,12 @@
 """Budget forcing (s1) for any LangChain chat model: "Wait" to think longer, "Final Answer:" at the cap.
 
-Decisions come from :class:`~ttc_plugins.strategies.forcing.ThinkingController`; this shell makes
-the calls. Every call sets its own output cap (what is left of the thinking budget, or the answer
-cap), so the budget reserves a true worst case, and every call is charged: thinking continuations
-to the role "thinking", the forced answer to "answer".
+Decisions come from :func:`~ttc_plugins.strategies.forcing.forcing_loop`; this shell binds its
+``think`` and ``answer`` calls to the model, continued from its own partial reasoning
+(:mod:`ttc_plugins.langchain._continuation`). Every call sets its own output cap (what is left of the
+thinking budget, or the answer cap), so the budget reserves a true worst case, and every call is
+charged: thinking continuations to the role "thinking", the forced answer to "answer".
 
-Chat APIs have no raw prompt to extend, so the model's partial reasoning is carried in one of three ways:
+The partial reasoning is carried in one of three ways:
 
 - ``"completions"``: the true continuation, for a text-completions model (a ``BaseLLM`` such as
   ``langchain_openai.OpenAI`` on ``/v1/completions``) with its ``chat_template``: the conversation is
@@ -35,70 +36,44 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
-from langchain_core.outputs import Generation
-from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.runnables import Runnable
 from pydantic import Field, model_validator
 
-from ttc_plugins.budget import BudgetExceeded
+from ttc_plugins._runnables import Binding
 from ttc_plugins.chat_templates import ChatTemplate
-from ttc_plugins.langchain._completions import completion_model, continue_with_completions
+from ttc_plugins.langchain._continuation import (
+    AT_OUTPUT_CAP,
+    Continuation,
+    Mode,
+    checked_mode,
+    continuing,
+    supports_prefill,
+    text_and_finish,
+)
 from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
 from ttc_plugins.prompts import FORCING_ANSWER_USER, FORCING_CONTINUE_USER
-from ttc_plugins.results import Candidate, TTCResult
-from ttc_plugins.strategies.candidates import output_text
+from ttc_plugins.strategies import forcing
 from ttc_plugins.strategies.forcing import ForcingRules, ThinkingController
 from ttc_plugins.tokens import count_tokens
 
 __all__ = ["BudgetForcing", "Continuation", "budget_forcing", "supports_prefill"]
 
-Continuation = Literal["auto", "completions", "prefill", "reprompt"]
 
-# Chat model classes whose API continues a trailing assistant message (checked by class name, so the
-# provider package need not be installed to tell).
-_PREFILL_CLASSES = frozenset({"ChatAnthropic", "ChatAnthropicVertex", "ChatBedrockConverse"})
-# finish reasons that mean "stopped at the call's output cap" (OpenAI-style, Anthropic-style)
-_AT_OUTPUT_CAP = frozenset({"length", "max_tokens"})
+def _continued(reply: Any) -> forcing.Continuation:
+    text, finish = text_and_finish(reply)
+    return forcing.Continuation(text, at_output_cap=finish in AT_OUTPUT_CAP, reply=reply)
 
 
-def _chat_model(llm: Runnable[Any, Any]) -> BaseChatModel | None:
-    while isinstance(llm, RunnableBinding):
-        llm = llm.bound
-    return llm if isinstance(llm, BaseChatModel) else None
-
-
-def supports_prefill(llm: Runnable[Any, Any]) -> bool:
-    """Whether ``llm``'s API is known to continue a trailing assistant message (what ``"auto"`` uses).
-
-    Example:
-        >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
-        >>> supports_prefill(FakeListChatModel(responses=["hi"]))
-        False
-    """
-    model = _chat_model(llm)
-    return model is not None and any(cls.__name__ in _PREFILL_CLASSES for cls in type(model).__mro__)
-
-
-def _conversation(input: Any) -> list[Any]:
-    if isinstance(input, str):
-        return [("user", input)]
-    if isinstance(input, Mapping) and isinstance(input.get("question"), str):
-        return [("user", input["question"])]
-    if hasattr(input, "to_messages"):
-        return list(input.to_messages())
-    if isinstance(input, list) and input:
-        return list(input)
-    raise TypeError(f"budget_forcing takes a question string, {{'question': str}} or chat messages, got {input!r}")
-
-
-def _text_and_finish(reply: Any) -> tuple[str, str | None]:
-    """A continuation's text and finish reason, from a chat message or a completions ``Generation``."""
-    if isinstance(reply, Generation):
-        return reply.text, (reply.generation_info or {}).get("finish_reason")
-    return output_text(reply), (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
+def _message(controller: ThinkingController, reply: Any) -> AIMessage:
+    """The run's output: the thinking, "Final Answer:" and the answer, with the counts in its metadata."""
+    metadata = {
+        "thinking_tokens": controller.thinking_tokens, "answer_tokens": controller.answer_tokens,
+        "waits": controller.waits, "thinking_end": controller.thinking_end,
+    }  # fmt: skip
+    return AIMessage(content=controller.text, response_metadata=metadata)
 
 
 class BudgetForcing(SteppedStrategy):
@@ -106,7 +81,7 @@ class BudgetForcing(SteppedStrategy):
 
     llm: Runnable[Any, Any]
     rules: ForcingRules
-    continuation: Literal["completions", "prefill", "reprompt"]
+    continuation: Mode
     chat_template: ChatTemplate | None = None
     count: Callable[[str], int] = count_tokens
     name: str | None = Field(default="budget_forcing")
@@ -114,88 +89,24 @@ class BudgetForcing(SteppedStrategy):
     @model_validator(mode="after")
     def _continuation_fits_the_model(self) -> BudgetForcing:
         # Also when built directly rather than through budget_forcing(): a mismatch fails here, not mid-run.
-        _checked_continuation(self.llm, self.continuation, self.chat_template)
+        checked_mode(self.llm, self.continuation, self.chat_template)
         return self
 
-    def _capped(self, max_tokens: int | None) -> Runnable[Any, Any]:
-        if max_tokens is None:
-            return self.llm
-        options: dict[str, Any] = {"max_tokens": max_tokens}
-        model = _chat_model(self.llm)
-        extra_body = getattr(model, "extra_body", None)
-        if isinstance(extra_body, Mapping) and "max_tokens" in extra_body:
-            # local_chat_model also sends the cap in the body, which llama.cpp reads instead of max_tokens
-            options["extra_body"] = {**extra_body, "max_tokens": max_tokens}
-        return self.llm.bind(**options)
+    def _bindings(self) -> Mapping[str, Binding]:
+        def carry_on(follow_up: str, partial_key: str) -> Binding:
+            runnable = continuing(self.llm, self.continuation, follow_up=follow_up, chat_template=self.chat_template)
+            return Binding(runnable, render=lambda p: {**p, "partial": p[partial_key]}, read=_continued)
 
-    def _call(
-        self, conversation: list[Any], partial: str, follow_up: str, max_tokens: int | None
-    ) -> tuple[Runnable[Any, Any], Any]:
-        """The Runnable and payload of one call that carries on from ``partial``."""
-        if self.continuation == "completions" and self.chat_template is not None:  # both checked when built
-            return continue_with_completions(self.llm, self.chat_template, max_tokens=max_tokens), (
-                conversation,
-                partial,
-            )
-        if not partial:
-            messages = conversation
-        elif self.continuation == "prefill":
-            messages = [*conversation, ("assistant", partial)]
-        else:
-            messages = [*conversation, ("assistant", partial), ("user", follow_up)]
-        return self._capped(max_tokens), messages
-
-    def _continued(self, partial: str, text: str) -> str:
-        # A prefilled model writes its own leading space; a re-prompted one starts a fresh message,
-        # so "Wait" and the next words need one put back between them.
-        glued = partial and text and not partial[-1].isspace() and not text[0].isspace() and text[0] not in ",.;:!?)"
-        return " " + text if self.continuation == "reprompt" and glued else text
+        return {
+            "think": carry_on(FORCING_CONTINUE_USER, "thinking"),
+            "answer": carry_on(FORCING_ANSWER_USER, "answer_prefix"),
+        }
 
     def _loop(self, input: Any) -> StrategyLoop:
-        conversation = _conversation(input)
-        controller = ThinkingController(self.rules, count=self.count)
-        step = "think"
-        while step == "think":
-            runnable, payload = self._call(
-                conversation, controller.thinking, FORCING_CONTINUE_USER, controller.allowance()
-            )
-            reply = (yield ("thinking", runnable, [payload]))[0]
-            if isinstance(reply, BudgetExceeded) and controller.thinking:
-                return self._result(controller, stop_reason="budget")
-            if isinstance(reply, BaseException):
-                raise reply
-            text, finish = _text_and_finish(reply)
-            step = controller.add_thinking(
-                self._continued(controller.thinking, text), hit_output_cap=finish in _AT_OUTPUT_CAP
-            )
-        runnable, payload = self._call(
-            conversation, controller.answer_prefix, FORCING_ANSWER_USER, self.rules.max_answer_tokens
-        )
-        reply = (yield ("answer", runnable, [payload]))[0]
-        if isinstance(reply, BudgetExceeded):
-            return self._result(controller, stop_reason="budget")
-        if isinstance(reply, BaseException):
-            raise reply
-        controller.add_answer(_text_and_finish(reply)[0])
-        return self._result(controller, stop_reason="done")
-
-    def _result(self, controller: ThinkingController, *, stop_reason: Literal["done", "budget"]) -> TTCResult:
-        metadata = {
-            "thinking_tokens": controller.thinking_tokens,
-            "answer_tokens": controller.answer_tokens,
-            "waits": controller.waits,
-            "thinking_end": controller.thinking_end,
-        }
-        message = AIMessage(content=controller.text, response_metadata=metadata)
-        candidate = Candidate(index=0, output=message, answer=controller.answer.strip() if controller.answer else None)
-        return TTCResult(
-            output=message,
-            answer=candidate.answer,
-            candidates=[candidate],
-            chosen=0,
-            stop_reason=stop_reason,
-            events=list(controller.events),
-        )
+        # A re-prompted model starts a fresh message: the space before its next words must be put back.
+        rejoin = self.continuation == "reprompt"
+        core = forcing.forcing_loop(input, rules=self.rules, output_of=_message, count=self.count, rejoin=rejoin)
+        return (yield from core)
 
 
 def budget_forcing(
@@ -242,38 +153,12 @@ def budget_forcing(
         max_waits=max_waits,
         max_answer_tokens=max_answer_tokens,
     )
-    continuation = _checked_continuation(llm, continuation, chat_template)
+    mode = checked_mode(llm, continuation, chat_template)
     return BudgetForcing(
         llm=llm,
         rules=rules,
-        continuation=continuation,
+        continuation=mode,
         chat_template=chat_template,
         count=count,
         return_result=return_result,
     )
-
-
-def _checked_continuation(
-    llm: Runnable[Any, Any], continuation: Continuation, chat_template: ChatTemplate | None
-) -> Literal["completions", "prefill", "reprompt"]:
-    """The continuation that ``auto`` stands for, after checking that it fits the model."""
-    if continuation not in ("auto", "completions", "prefill", "reprompt"):
-        raise ValueError(f"continuation must be 'auto', 'completions', 'prefill' or 'reprompt', got {continuation!r}")
-    if completion_model(llm) is not None:
-        if continuation not in ("auto", "completions"):
-            raise ValueError(f"a text-completions model continues text itself: use 'completions', not {continuation!r}")
-        if chat_template is None:
-            raise ValueError(
-                "a text-completions model needs chat_template= to lay out the conversation, e.g. "
-                "ttc_plugins.chat_templates.CHATML for SmolLM2/Qwen or ttc_plugins.local.LOCAL_CHAT_TEMPLATE"
-            )
-        return "completions"
-    if _chat_model(llm) is None:
-        raise TypeError(f"budget_forcing() wraps a chat or text-completions model (calls take max_tokens), got {llm!r}")
-    if continuation == "completions":
-        raise ValueError("continuation='completions' needs a text-completions model (a BaseLLM), not a chat model")
-    if chat_template is not None:
-        raise ValueError("chat_template= is for text-completions models; a chat model's server applies its own")
-    if continuation == "auto":
-        return "prefill" if supports_prefill(llm) else "reprompt"
-    return continuation

@@ -22,9 +22,9 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableSequence
 from pydantic import Field
 
+from ttc_plugins._runnables import Binding
 from ttc_plugins.langchain._stepped import SteppedStrategy, StrategyLoop
-from ttc_plugins.results import TTCEvent, TTCResult
-from ttc_plugins.strategies.candidates import AnswerExtractor, make_candidates, output_text
+from ttc_plugins.strategies.candidates import AnswerExtractor
 from ttc_plugins.strategies.draft import (
     ChatMessage,
     WorkedExample,
@@ -34,6 +34,7 @@ from ttc_plugins.strategies.draft import (
     step_back_answer_messages,
     step_back_principle_messages,
 )
+from ttc_plugins.strategies.step_back import step_back_loop
 
 __all__ = ["StepBack", "analogical", "chain_of_draft", "chain_of_thought", "question_of", "step_back"]
 
@@ -104,23 +105,14 @@ class StepBack(SteppedStrategy):
     extract: AnswerExtractor | None = None
     name: str | None = Field(default="step_back")
 
+    def _bindings(self) -> Mapping[str, Binding]:
+        return {
+            "principle": Binding(self.principle, render=lambda payload: payload["question"]),
+            "answer": Binding(self.answer, render=lambda p: {"question": p["question"], "principle": p["principle"]}),
+        }
+
     def _loop(self, input: Any) -> StrategyLoop:
-        question = question_of(input)
-        principle = (yield ("step_back", self.principle, [question]))[0]
-        if isinstance(principle, BaseException):
-            raise principle  # nothing to answer with, and nothing to return
-        text = output_text(principle)
-        reply = (yield ("generator", self.answer, [{"question": question, "principle": text}]))[0]
-        if isinstance(reply, BaseException):
-            raise reply
-        candidate = make_candidates([reply], start=0, extract=self.extract)[0]
-        return TTCResult(
-            output=reply,
-            answer=candidate.answer,
-            candidates=[candidate],
-            chosen=0,
-            events=[TTCEvent(kind="principle", data={"principle": text})],
-        )
+        return (yield from step_back_loop(input, question=question_of(input), extract=self.extract))
 
 
 def step_back(

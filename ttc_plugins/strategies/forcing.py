@@ -29,14 +29,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from ttc_plugins.answers import extract_answer
 from ttc_plugins.prompts import FORCING_FINAL_ANSWER, FORCING_WAIT
-from ttc_plugins.results import TTCEvent
+from ttc_plugins.results import Candidate, StopReason, TTCEvent, TTCResult
+from ttc_plugins.strategies.candidates import stops_the_run
 from ttc_plugins.strategies.options import check_count
+from ttc_plugins.strategies.steps import FamilyLoop, RunLog
 from ttc_plugins.tokens import count_tokens
 
-__all__ = ["ForcingRules", "NextStep", "ThinkingController", "ThinkingEnd", "cut_to_tokens"]
+__all__ = [
+    "ROLES",
+    "Continuation",
+    "ForcingRules",
+    "NextStep",
+    "ThinkingController",
+    "ThinkingEnd",
+    "cut_to_tokens",
+    "forcing_loop",
+]
+
+ROLES = ("thinking", "answer")
+"""The budget roles of budget forcing's steps: thinking continuations, then the forced answer."""
 
 NextStep = Literal["think", "answer"]
 ThinkingEnd = Literal["cap", "length", "model_stopped", "waits_used"]
@@ -224,3 +239,119 @@ class ThinkingController:
             return self.thinking
         answer = self.answer if not self.answer or self.answer[0].isspace() else " " + self.answer
         return self.answer_prefix + answer
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """What a thinking or answer call wrote, as the loop reads it.
+
+    Attributes:
+        text: only the new text.
+        at_output_cap: the call stopped at its own output cap (``finish_reason="length"``).
+        reply: the call's reply itself, for the shell to build its output from (a DSPy prediction's
+            other output fields).
+    """
+
+    text: str
+    at_output_cap: bool = False
+    reply: Any = None
+
+
+def _rejoined(thinking: str, text: str) -> str:
+    # A continuation written as a fresh message (re-prompted, a new field value) starts without the space
+    # that would separate it from "Wait" or the last word; put it back, unless punctuation follows.
+    glued = thinking and text and not thinking[-1].isspace() and not text[0].isspace() and text[0] not in ",.;:!?)"
+    return " " + text if glued else text
+
+
+OutputBuilder = Callable[[ThinkingController, Any], Any]
+"""``(controller, the answer call's reply or None) -> the run's output``, each shell its own type."""
+
+
+def _forced_result(
+    controller: ThinkingController, answer: Continuation | None, stop: StopReason, made: list[tuple[int, int]],
+    output_of: OutputBuilder, extract: Callable[[Continuation], str | None],
+) -> TTCResult:  # fmt: skip
+    output = output_of(controller, answer.reply if answer is not None else None)
+    extracted = extract(answer) if answer is not None else None
+    candidate = Candidate(index=0, output=output, answer=extracted, lineage=made)
+    return TTCResult(
+        output=output, answer=extracted, candidates=[candidate], chosen=0, stop_reason=stop,
+        events=list(controller.events),
+    )  # fmt: skip
+
+
+def _answer_in(answer: Continuation) -> str | None:
+    # The answer call writes the answer itself; a marked one ("Answer: 7", \boxed{}) is read as such.
+    return extract_answer(answer.text) or answer.text.strip() or None
+
+
+def forcing_loop(
+    conversation: Any,
+    *,
+    rules: ForcingRules,
+    output_of: OutputBuilder,
+    count: TokenCounter = count_tokens,
+    rejoin: bool = False,
+    extract: Callable[[Continuation], str | None] = _answer_in,
+) -> FamilyLoop:
+    """Budget forcing's decisions as a step generator: think in continuations, then force the answer.
+
+    ==========  ========  ===========================================================  ==============
+    target      role      payload                                                      reply
+    ==========  ========  ===========================================================  ==============
+    ``think``   thinking  ``{"conversation", "thinking": so far, "max_tokens": cap}``  a Continuation
+    ``answer``  answer    ``{"conversation", "answer_prefix", "max_tokens"}``          a Continuation
+    ==========  ========  ===========================================================  ==============
+
+    Each thinking call's cap is what is left of ``max_thinking_tokens`` (None: no cap); the answer
+    call's is ``max_answer_tokens``. A refusal during thinking, with some thinking done, returns the
+    thinking so far with stop reason ``"budget"`` (none at all: the refusal is raised); a refused
+    answer returns the thinking, unanswered, with ``"budget"``; any other failure is raised, since a
+    run has a single line of reasoning to lose. The candidate's lineage lists every call that wrote it.
+
+    Args:
+        conversation: what the model is asked (the user's input), passed on in every payload.
+        rules: the limits.
+        output_of: builds the run's output (see :data:`OutputBuilder`).
+        count: the token counter the limits are measured with.
+        rejoin: put back the space a fresh message drops before the next words (re-prompting, DSPy).
+        extract: the answer from the answer call's :class:`Continuation` (by default its marked final
+            answer, else its stripped text).
+
+    Example:
+        >>> from ttc_plugins.strategies.steps import drive
+        >>> replies = iter([Continuation("3 + 4 = 7."), Continuation(" Yes, 7."), Continuation(" 7")])
+        >>> rules = ForcingRules(min_thinking_tokens=8, max_waits=1)
+        >>> words = lambda text: len(text.split())  # a token per word, for the example
+        >>> text_of = lambda controller, reply: controller.text
+        >>> loop = forcing_loop("What is 3 + 4?", rules=rules, output_of=text_of, count=words)
+        >>> result = drive(loop, lambda call: next(replies))
+        >>> result.output, result.answer
+        ('3 + 4 = 7. Wait Yes, 7.\\nFinal Answer: 7', '7')
+    """
+    controller = ThinkingController(rules, count=count)
+    log = RunLog(events=controller.events)
+    made: list[tuple[int, int]] = []
+    finish = (output_of, extract)
+    next_step: NextStep = "think"
+    while next_step == "think":
+        payload = {"conversation": conversation, "thinking": controller.thinking, "max_tokens": controller.allowance()}
+        (reply,) = yield log.step("thinking", "think", [payload])
+        if isinstance(reply, BaseException):
+            if stops_the_run(reply) and controller.thinking:
+                return _forced_result(controller, None, "budget", made, *finish)
+            raise reply
+        made.append((log.last, 0))
+        text = _rejoined(controller.thinking, reply.text) if rejoin else reply.text
+        next_step = controller.add_thinking(text, hit_output_cap=reply.at_output_cap)
+    payload = {"conversation": conversation, "answer_prefix": controller.answer_prefix,
+               "max_tokens": rules.max_answer_tokens}  # fmt: skip
+    (reply,) = yield log.step("answer", "answer", [payload])
+    if isinstance(reply, BaseException):
+        if stops_the_run(reply):
+            return _forced_result(controller, None, "budget", made, *finish)
+        raise reply
+    made.append((log.last, 0))
+    controller.add_answer(reply.text)
+    return _forced_result(controller, reply, "done", made, *finish)
