@@ -1,5 +1,3 @@
-import itertools
-
 import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
@@ -370,36 +368,6 @@ def test_the_callers_rollout_id_picks_a_block_that_consecutive_ids_do_not_overla
     program(question="q", config={"rollout_id": 1})  # BootstrapFewShot's round 1 ...
     program(question="q", config={"rollout_id": 2})  # ... and round 2 must not share a sample
     assert _rollout_ids(lm) == [1000, 1001, 1002, 2000, 2001, 2002]
-
-
-def test_threshold_waves_match_the_langchain_shell():
-    pytest.importorskip("langchain_core")
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage
-
-    from ttc_plugins.langchain import best_of_n
-    from ttc_plugins.verifiers import programmatic
-
-    table = {"1": 0.1, "2": 0.5, "3": 0.95, "4": 0.3}
-    for stream in (["1", "2", "1", "3", "4", "1"], ["1", "2", "4", "2", "1", "4"]):
-        chat = GenericFakeChatModel(messages=itertools.cycle([AIMessage(f"Answer: {a}") for a in stream]))
-        checker = programmatic(lambda question, answer: table[answer])
-        langchain = (
-            best_of_n(chat, verifier=checker, n=6, threshold=0.9, wave_size=2, use_provider_n=False)
-            .with_result()
-            .invoke("q", {"max_concurrency": 1})
-        )
-        dspy.configure(lm=_replies(*stream))
-        program = BestOfN(
-            "question -> answer", n=6, verifier=_scores_by_answer(table), threshold=0.9, wave_size=2, num_threads=1
-        )
-        ours = program(question="q").ttc_result
-        assert (len(ours.candidates), ours.stop_reason, ours.answer, ours.chosen) == (
-            len(langchain.candidates),
-            langchain.stop_reason,
-            langchain.answer,
-            langchain.chosen,
-        )
 
 
 # ---- async

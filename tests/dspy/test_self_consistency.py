@@ -6,7 +6,6 @@ from tests.budgets import budget_with_calls_left
 from tests.dspy.fakes import UsageEngine, usage_lm
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, budget_scope
 from ttc_plugins.dspy import SelfConsistency
-from ttc_plugins.strategies.select import AdaptiveStop
 
 
 def _replies(*answers):
@@ -88,33 +87,6 @@ def test_adaptive_keeps_sampling_while_the_vote_is_split():
     dspy.configure(lm=lm)
     result = SelfConsistency("question -> answer", n=10, adaptive=True, num_threads=1)(question="q").ttc_result
     assert (result.stop_reason, len(result.candidates), len(lm.history)) == ("done", 10, 10)
-
-
-def test_adaptive_waves_match_the_langchain_shell():
-    pytest.importorskip("langchain_core")
-    import itertools
-
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage
-
-    from ttc_plugins.langchain import self_consistency
-
-    rule = AdaptiveStop(rule="beta", confidence=0.9, min_samples=2)
-    for stream in (["4"] * 9, ["1", "2", "1", "1", "2", "1", "1", "1", "1"]):
-        chat = GenericFakeChatModel(messages=itertools.cycle([AIMessage(f"Answer: {a}") for a in stream]))
-        langchain = (
-            self_consistency(chat, n=9, adaptive=rule, wave_size=3, use_provider_n=False)
-            .with_result()
-            .invoke("q", {"max_concurrency": 1})
-        )
-        dspy.configure(lm=_replies(*stream))
-        program = SelfConsistency("question -> answer", n=9, adaptive=rule, wave_size=3, num_threads=1)
-        ours = program(question="q").ttc_result
-        assert (len(ours.candidates), ours.stop_reason, ours.answer) == (
-            len(langchain.candidates),
-            langchain.stop_reason,
-            langchain.answer,
-        )
 
 
 def test_a_sample_that_fails_to_parse_is_kept_as_a_failure_and_the_survivors_vote():

@@ -11,7 +11,6 @@ from langgraph.types import Command, interrupt
 from tests.budgets import budget_with_calls_left
 from tests.langchain.fakes import ScriptedChatModel
 from ttc_plugins import AllCandidatesFailed, Budget, BudgetExceeded, TTCResult, budget_scope
-from ttc_plugins.langchain import self_consistency
 from ttc_plugins.langgraph import TTCContext, TTCResultField, create_self_consistency_graph
 
 ONE_AT_A_TIME = {"max_concurrency": 1}  # samples run in index order, so scripted replies map to indices
@@ -51,14 +50,6 @@ def test_exactly_n_samples_are_drawn_in_parallel_branches():
     assert model.calls == 6
     assert model.peak_active == 3
     assert [c.index for c in out["candidates"]] == [0, 1, 2, 3, 4, 5]
-
-
-def test_adaptive_stops_where_the_langchain_wrapper_does_on_a_unanimous_stream():
-    model = _model(["Answer: 4"])
-    result = _solve(create_self_consistency_graph(model, n=10, adaptive=True))["result"]
-    chain_result = self_consistency(_model(["Answer: 4"]), n=10, adaptive=True, use_provider_n=False).with_result()
-    assert result.stop_reason == chain_result.invoke("q").stop_reason == "converged"
-    assert len(result.candidates) == model.calls == 7  # waves of 3, 2, 2: at 7 the lead exceeds the 3 left
 
 
 def test_adaptive_keeps_sampling_while_the_vote_is_split():
