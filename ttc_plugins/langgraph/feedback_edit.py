@@ -28,7 +28,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
 from ttc_plugins._runnables import Binding, as_verifier_runnable, output_parser_of, role_runnable, texts_of
-from ttc_plugins.langgraph._sampling_graph import as_generator
+from ttc_plugins.langgraph._generator import as_generator
 from ttc_plugins.langgraph._step_graph import step_graph
 from ttc_plugins.prompts import EDITOR_USER, FEEDBACK_USER
 from ttc_plugins.strategies import feedback_edit as core

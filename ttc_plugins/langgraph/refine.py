@@ -27,7 +27,7 @@ from langgraph.types import Checkpointer, interrupt
 
 from ttc_plugins._llm_judge import scorer_or_own_judge
 from ttc_plugins._runnables import Binding, output_parser_of, role_runnable, texts_of
-from ttc_plugins.langgraph._sampling_graph import as_generator
+from ttc_plugins.langgraph._generator import as_generator
 from ttc_plugins.langgraph._step_graph import step_graph
 from ttc_plugins.prompts import CRITIC_USER, EDITOR_USER, critic_is_satisfied
 from ttc_plugins.strategies import refine as core

@@ -21,7 +21,7 @@ from langgraph.types import Checkpointer
 
 from ttc_plugins._runnables import Binding
 from ttc_plugins.answers import AnswerMatcher, same_answer
-from ttc_plugins.langgraph._sampling_graph import as_generator
+from ttc_plugins.langgraph._generator import as_generator
 from ttc_plugins.langgraph._step_graph import step_graph
 from ttc_plugins.strategies.candidates import AnswerExtractor
 from ttc_plugins.strategies.sampling import SELF_CONSISTENCY_ROLES, self_consistency_loop

@@ -30,7 +30,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
 from ttc_plugins._runnables import Binding, as_verifier_runnable, output_parser_of, role_runnable, texts_of
-from ttc_plugins.langgraph._sampling_graph import as_generator
+from ttc_plugins.langgraph._generator import as_generator
 from ttc_plugins.langgraph._step_graph import step_graph
 from ttc_plugins.prompts import TPO_GRADIENT_USER, TPO_LOSS_USER, TPO_UPDATE_USER
 from ttc_plugins.strategies import tpo as core
