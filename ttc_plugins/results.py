@@ -184,7 +184,7 @@ class Candidate(BaseModel):
 
 
 class TTCEvent(BaseModel):
-    """One step of a strategy's run, e.g. ``TTCEvent(kind="sample_done", data={"index": 3})``."""
+    """One step of a strategy's run, e.g. ``TTCEvent(kind="round_best", data={"round": 1, "best_score": 0.9})``."""
 
     kind: str
     data: dict[str, Any] = Field(default_factory=dict)

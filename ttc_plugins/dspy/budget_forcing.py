@@ -1,6 +1,6 @@
 """Budget forcing (s1) as a DSPy module: "Wait" to think longer, "Final Answer:" at the cap.
 
-Decisions come from :func:`~ttc_plugins.strategies.forcing.forcing_loop`, as in the LangChain shell;
+Decisions come from :func:`~ttc_plugins.strategies.forcing.forcing_loop`, as in every shell;
 this module binds its calls to two predictors. DSPy's adapters lay out fields rather than continue raw text, so
 the reasoning is carried the re-prompting way: ``self.think`` sees the reasoning so far (ending with
 "Wait" when the model stopped too early) and writes its continuation; ``self.answer`` sees the finished

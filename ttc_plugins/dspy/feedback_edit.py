@@ -5,7 +5,7 @@ model that writes specific, actionable feedback, and an edit model that rewrites
 feedback, plus a judge. Width scales each stage: ``drafts`` responses, ``feedbacks`` per draft, ``edits``
 per feedback; every draft and edit is judged and the best-scored one returned, so a bad edit can never
 beat its own draft. The stages, widths, events and stop reasons are
-:func:`~ttc_plugins.strategies.feedback_edit.feedback_edit_loop`'s, as in the LangChain shell. Calls are
+:func:`~ttc_plugins.strategies.feedback_edit.feedback_edit_loop`'s, as in every shell. Calls are
 charged by role: "drafter", "feedback", "editor", "judge". Only the calls in the winner's lineage reach
 the caller's trace: a winning draft and its judging, or a winning edit's feedback, edit and judging (not
 the draft it fixed, which would teach the drafter a worse answer).
