@@ -99,3 +99,29 @@ def test_scored_result_with_no_verified_candidate_raises():
     cands = [Candidate(index=0, output="a", answer="1", score=None, verdict=None)]
     with pytest.raises(AllCandidatesFailed, match="no candidate could be verified"):
         scored_result(cands, stop_reason="done")
+
+
+def test_a_reply_with_no_text_is_a_failed_call_not_an_answer():
+    from langchain_core.messages import AIMessage
+
+    from ttc_plugins.strategies.candidates import make_candidates
+
+    replies = ["  \n", AIMessage(content=""), AIMessage(content="", tool_calls=[{"name": "f", "args": {}, "id": "1"}]),
+               {"answer": 12}, "Answer: 4"]  # fmt: skip
+    candidates = make_candidates(replies, start=0)
+    assert [c.ok for c in candidates] == [False, False, True, True, True]
+    assert candidates[0].error == "empty output: the reply has no text"
+
+
+def test_a_vote_over_empty_streams_fails_saying_so_instead_of_choosing_an_empty_reply():
+    import pytest
+
+    from ttc_plugins import AllCandidatesFailed
+    from ttc_plugins.strategies.sampling import self_consistency_loop
+    from ttc_plugins.strategies.steps import drive
+
+    with pytest.raises(AllCandidatesFailed, match="empty output"):
+        drive(self_consistency_loop("q", n=3), lambda call: "")
+    replies = iter(["", "Answer: 4", ""])
+    result = drive(self_consistency_loop("q", n=3), lambda call: next(replies))
+    assert (result.answer, [c.ok for c in result.candidates]) == ("4", [False, True, False])

@@ -153,6 +153,16 @@ def stops_the_run(error: BaseException) -> bool:
     return scope.is_within(error.budget)
 
 
+def _is_empty(output: Any) -> bool:
+    """Whether an output is text (a string or a chat message) with nothing but whitespace in it."""
+    if isinstance(output, str):
+        return not output.strip()
+    content = getattr(output, "content", None)
+    if isinstance(content, str | list) and not getattr(output, "tool_calls", None):
+        return not output_text(output).strip()
+    return False
+
+
 def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtractor | None = None) -> list[Candidate]:
     """One candidate per output; an exception becomes a failed candidate (kept, marked, never voted).
 
@@ -177,6 +187,11 @@ def make_candidates(outputs: Sequence[Any], *, start: int, extract: AnswerExtrac
             )
             failed._exception = output
             candidates.append(failed)
+            continue
+        if _is_empty(output):
+            # A reply with no text at all (a stream that delivered nothing, a server under load) is a
+            # failed call, not an answer: it is shown as such and never voted on, scored or refined.
+            candidates.append(Candidate(index=index, output=output, error="empty output: the reply has no text"))
             continue
         try:
             answer = extract(output)
