@@ -20,9 +20,10 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.callbacks.manager import adispatch_custom_event, dispatch_custom_event
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import patch_config
-from pydantic import ConfigDict, PrivateAttr
+from langchain_core.runnables.utils import ConfigurableFieldSpec
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ttc_plugins._runnable_steps import ProviderN, arun_steps, run_steps
 from ttc_plugins._runnables import Binding, texts_of
@@ -30,7 +31,7 @@ from ttc_plugins.budget import strategy_run_scope
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies import steps
 
-__all__ = ["PROGRESS_EVENT", "Binding", "SteppedStrategy", "StrategyLoop", "texts_of"]
+__all__ = ["PROGRESS_EVENT", "Binding", "ConfiguredStrategy", "SteppedStrategy", "StrategyLoop", "texts_of"]
 
 PROGRESS_EVENT = "ttc_progress"
 """The name of the custom events a run dispatches as it goes (``astream_events(version="v2")`` shows
@@ -52,10 +53,45 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
     def model_post_init(self, context: Any) -> None:
         self._provider_n = ProviderN(self.use_provider_n)
 
+    def _wrapped(self) -> Runnable[Any, Any] | None:
+        """The chain or model the strategy wraps (its first member, for an ensemble)."""
+        for field in ("runnable", "llm"):
+            wrapped = getattr(self, field, None)
+            if isinstance(wrapped, Runnable):
+                return wrapped
+        members = getattr(self, "runnables", None)
+        return members[0] if members else None
+
+    # The Runnable contract, delegated to the wrapped chain: its input (so as_tool() and Studio's form
+    # work), its output unless the full result is asked for, and its configurable fields.
     @property
     def InputType(self) -> Any:  # noqa: N802  (LangChain's name)
-        runnable = getattr(self, "runnable", None)
-        return runnable.InputType if isinstance(runnable, Runnable) else Any
+        wrapped = self._wrapped()
+        return wrapped.InputType if wrapped is not None else Any
+
+    @property
+    def OutputType(self) -> Any:  # noqa: N802  (LangChain's name)
+        wrapped = self._wrapped()
+        return TTCResult if self.return_result or wrapped is None else wrapped.OutputType
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        wrapped = self._wrapped()
+        return wrapped.get_input_schema(config) if wrapped is not None else super().get_input_schema(config)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        wrapped = self._wrapped()
+        if self.return_result or wrapped is None:
+            return super().get_output_schema(config)
+        return wrapped.get_output_schema(config)
+
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        wrapped = self._wrapped()
+        return wrapped.config_specs if wrapped is not None else []
+
+    def with_config(self, config: RunnableConfig | None = None, **kwargs: Any) -> ConfiguredStrategy:
+        """The strategy with ``config`` bound; ``.with_result()`` on it keeps that config."""
+        return ConfiguredStrategy(bound=self, config={**(config or {}), **kwargs}, kwargs={})
 
     def with_result(self) -> SteppedStrategy:
         """The same strategy, returning the full TTCResult (every version, its score, the stop rule)."""
@@ -96,3 +132,23 @@ class SteppedStrategy(RunnableSerializable[Any, Any]):
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return await self._acall_with_config(self._arun, input, config, **kwargs)
+
+
+class ConfiguredStrategy(RunnableBinding[Any, Any]):
+    """A strategy with a bound config (``strategy.with_config(...)``) that keeps it through ``with_result()``.
+
+    Example:
+        >>> from langchain_core.runnables import RunnableLambda
+        >>> from ttc_plugins.langchain import self_consistency
+        >>> bound = self_consistency(RunnableLambda(lambda q: "Answer: 4"), n=2).with_config(run_name="vote")
+        >>> full = bound.with_result()
+        >>> full.config["run_name"], full.invoke("2 + 2?").answer
+        ('vote', '4')
+    """
+
+    def with_result(self) -> ConfiguredStrategy:
+        """The same strategy and config, returning the full TTCResult."""
+        return ConfiguredStrategy(
+            bound=self.bound.with_result(), config=self.config, kwargs=self.kwargs,
+            config_factories=self.config_factories,
+        )  # fmt: skip
