@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import signal
 import sys
@@ -40,8 +41,16 @@ def _serve(port: int | None) -> int:
     return 0
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("ttc-plugins")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttc", description="Test-time compute strategies under one token budget.")
+    parser.add_argument("--version", action="version", version=f"ttc-plugins {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="plain answers vs self-consistency on a real model, with a budget")
     demo.add_argument(
