@@ -156,12 +156,12 @@ def sampled_node(
             update[result_key] = result
         return update
 
-    def core() -> Any:
-        return self_consistency_loop(None, n=n, adaptive=rule, wave_size=wave_size, same=same, extract=answer_of)
+    def core(state: Any) -> Any:
+        return self_consistency_loop(state, n=n, adaptive=rule, wave_size=wave_size, same=same, extract=answer_of)
 
-    def bindings(state: Any, runtime: Runtime[Any]) -> dict[str, Binding]:
-        # Each run gets the state (the core's payload is a placeholder) and is metered on its own.
-        return {"generate": Binding(one_run(runtime), render=lambda _: state, sampled=True)}
+    def bindings(runtime: Runtime[Any]) -> dict[str, Binding]:
+        # Each run of the node is given the state and metered in a budget of its own.
+        return {"generate": Binding(one_run(runtime), sampled=True)}
 
     def options(runtime: Runtime[Any]) -> dict[str, Any]:
         # Progress to the graph's custom stream; an interrupt inside a run pauses the graph, as a node's would.
@@ -169,12 +169,12 @@ def sampled_node(
 
     def sampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
-            result = run_steps(core(), bindings(state, runtime), config, ProviderN(False), **options(runtime))
+            result = run_steps(core(state), bindings(runtime), config, ProviderN(False), **options(runtime))
         return winning_update(result, run_budget.spent)
 
     async def asampled(state: Any, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
         with strategy_run_budget(runtime.context, budget_name) as run_budget:
-            result = await arun_steps(core(), bindings(state, runtime), config, ProviderN(False), **options(runtime))
+            result = await arun_steps(core(state), bindings(runtime), config, ProviderN(False), **options(runtime))
         return winning_update(result, run_budget.spent)
 
     wrapper = asampled if is_async else sampled
