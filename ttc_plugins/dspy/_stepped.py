@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +51,7 @@ __all__ = [
     "prediction_of",
     "question_of",
     "read_sample",
+    "reading",
     "run_in_scope",
     "run_steps",
     "scorer_parts",
@@ -243,9 +244,30 @@ def draw_samples(run: StepRun, generate: dspy.Module, role: str, target: str, pa
     return run.ask(role, generate, payloads, sampled=True)
 
 
-def read_sample(target: str, call: Call) -> Any:
-    """A sampling family's reply: a sample as its prediction with its own tokens, a scoring as a verdict."""
-    return scoring_reply(call) if target == "score" else generated_reply(call)
+def reading(texts: Mapping[str, str] | None = None) -> Callable[[str, Call], Any]:
+    """The reply reader a family's ``family_steps`` needs: a scoring as its verdict, a text target (``texts``
+    maps it to the output field holding the text) as that text, anything else as a generated version
+    with its own tokens; a failed call as its failure.
+
+    Example:
+        >>> read = reading({"critique": "feedback"})
+        >>> read("critique", Call({}, outcome=dspy.Prediction(feedback="3 + 4 is 7.")))
+        '3 + 4 is 7.'
+    """
+    fields = dict(texts or {})
+
+    def read(target: str, call: Call) -> Any:
+        if target == "score":
+            return scoring_reply(call)
+        if call.failed or target not in fields:
+            return generated_reply(call)
+        return str(getattr(call.outcome, fields[target]))
+
+    return read
+
+
+read_sample = reading()
+"""A sampling family's reply: a sample as its prediction with its own tokens, a scoring as a verdict."""
 
 
 def scoring_reply(call: Call) -> Any:

@@ -52,19 +52,17 @@ from ttc_plugins.dspy._refine_signatures import (
     fenced,
 )
 from ttc_plugins.dspy._stepped import (
-    Call,
     Step,
     StepLoop,
     StepRun,
     answer_of,
     arun_in_scope,
     family_steps,
-    generated_reply,
     prediction_of,
     question_of,
+    reading,
     run_in_scope,
     scorer_parts,
-    scoring_reply,
 )
 from ttc_plugins.prompts import critic_is_satisfied
 from ttc_plugins.strategies.options import check_temperature
@@ -156,14 +154,6 @@ class Refine(dspy.Module):
         edits = [{**fields, "feedback": p["feedback"]} for fields, p in zip(shown, payloads, strict=True)]
         return run.ask(role, self.edit, edits, sampled=True)
 
-    @staticmethod
-    def _read(target: str, call: Call) -> Any:
-        if target == "score":
-            return scoring_reply(call)
-        if call.failed or target != "critique":
-            return generated_reply(call)
-        return str(call.outcome.feedback)
-
     def _loop(self, run: StepRun) -> StepLoop:
         core = refine_loop(
             run.inputs,
@@ -172,4 +162,4 @@ class Refine(dspy.Module):
             satisfied=self.satisfied,
             extract=lambda prediction: answer_of(prediction, self.answer_field),
         )
-        return (yield from family_steps(core, partial(self._bind, run), self._read))
+        return (yield from family_steps(core, partial(self._bind, run), reading({"critique": "feedback"})))

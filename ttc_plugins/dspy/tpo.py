@@ -45,19 +45,17 @@ from ttc_plugins.dspy._refine_signatures import (
     update_signature,
 )
 from ttc_plugins.dspy._stepped import (
-    Call,
     Step,
     StepLoop,
     StepRun,
     answer_of,
     arun_in_scope,
     family_steps,
-    generated_reply,
     prediction_of,
     question_of,
+    reading,
     run_in_scope,
     scorer_parts,
-    scoring_reply,
 )
 from ttc_plugins.results import TTCResult
 from ttc_plugins.strategies.options import check_count, check_sample_count, check_temperature
@@ -158,14 +156,6 @@ class TPO(dspy.Module):
         ]
         return run.ask(role, self.update, updates, sampled=True)
 
-    @staticmethod
-    def _read(target: str, call: Call) -> Any:
-        if target == "score":
-            return scoring_reply(call)
-        if call.failed or target in ("generate", "update"):
-            return generated_reply(call)
-        return str(call.outcome.analysis if target == "loss" else call.outcome.suggestions)
-
     def _loop(self, run: StepRun) -> StepLoop:
         question = question_of(run.inputs)
         core = tpo_loop(
@@ -175,4 +165,8 @@ class TPO(dspy.Module):
             rounds=self.rounds,
             extract=lambda prediction: answer_of(prediction, self.answer_field),
         )
-        return (yield from family_steps(core, partial(self._bind, run), self._read))
+        return (
+            yield from family_steps(
+                core, partial(self._bind, run), reading({"loss": "analysis", "gradient": "suggestions"})
+            )
+        )
