@@ -39,6 +39,8 @@ def check_reachable(base_url: str, *, timeout: float = 5.0) -> None:
     Raises:
         LocalModelError: nothing answers at ``base_url``.
     """
+    # Only the endpoint the user configured is asked, the one the command is about to call anyway;
+    # nothing is downloaded, and the embedded model (no base_url) is never checked this way.
     url = base_url.rstrip("/") + "/models"
     try:
         with urllib.request.urlopen(url, timeout=timeout):
